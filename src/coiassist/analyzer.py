@@ -1,0 +1,239 @@
+"""Lexical analysis of Danish and Norwegian (bokmål, nynorsk) text for BM25 and citation checks.
+
+The offline embedding model is English-trained, so recall comes from BM25, and BM25 is only as
+good as its terms. A passage becomes Snowball stems of its content words plus, for long words,
+character n-grams in their own namespace (prefixed "#"): Danish and Norwegian write compounds as
+one word, and a query for "innovation" must find "velfærdsinnovation". Query n-grams weigh
+`NGRAM_WEIGHT` against whole stems (applied by `coiassist.lexical`). The choices in
+`DEFAULT_CONFIG` were measured on the dev sets by `bench/tune_lexical.py`.
+
+Normalisation is applied the same way to passages and queries, so any mapping only needs to be
+consistent, not linguistically exact: casefold, NFKC, ä→æ, ö→ø, other accents dropped (é→e),
+"aa" at the start or end of a word → "å" (Aarhus ≡ Århus, Aabenraa ≡ Åbenrå; inside a word
+"aa" is usually a compound seam, as in "dataanalyse"), "ae"→"æ" and "oe"→"ø" are NOT mapped
+(they are ordinary letter pairs in "israel", "poesi", "koefficient"); ASCII "Kobenhavn" is a
+misspelling that only the n-grams can rescue.
+
+Stopword lists: the Danish and Norwegian lists follow the Snowball project's stop lists
+(snowballstem.org, BSD licence, © Dr Martin Porter and Richard Boulton), extended with question
+words and a few nynorsk function words that questions use.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import Stemmer
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "NGRAM_PREFIX",
+    "NGRAM_WEIGHT",
+    "AnalyzerConfig",
+    "analyze_index",
+    "analyze_query",
+    "content_stems",
+    "index_terms",
+    "normalize",
+    "query_terms",
+    "tokenize",
+]
+
+NGRAM_PREFIX = "#"
+# A query's n-grams score at this weight beside its whole-word stems (see `term_weight`): each word
+# yields several n-grams, and at full weight they drown out the exact-word evidence.
+NGRAM_WEIGHT = 1 / 3
+
+_DANISH_STOPWORDS = """
+og i jeg det at en den til er som på de med han af for ikke der var mig sig men et har om vi min
+havde ham hun nu over da fra du ud sin dem os op man hans hvor eller hvad skal selv her alle vil
+blev kunne ind når være dog noget ville jo deres efter ned skulle denne end dette mit også under
+have dig anden hende mine alt meget sit sine vor mod disse hvis din nogle hos blive mange ad
+bliver hendes været thi jer sådan
+hvem hvilken hvilket hvilke hvornår hvordan hvorfor hvorledes hvormed hvori blevet bleve
+"""
+
+_NORWEGIAN_STOPWORDS = """
+og i jeg det at en et den til er som på de med han av ikke ikkje der så var meg seg men ett har
+om vi min mitt ha hadde hun nå over da ved fra du ut sin dem oss opp man kan hans hvor eller hva
+skal selv sjøl her alle vil bli ble blei blitt kunne inn når være kom noen noe ville dere deres
+kun ja etter ned skulle denne for deg si sine sitt mot å meget hvorfor dette disse uten hvordan
+ingen din ditt blir samme hvilken hvilke sånn inni mellom vår hver hvem vors hvis både bare enn
+fordi før mange også slik vært båe begge siden dykk dykkar dei deira deires deim di då eg ein
+eit eitt elles honom hjå ho hoe henne hennar hennes hoss hossen ingi inkje korleis korso kva
+kvar kvarhelst kven kvi kvifor me medan mi mine mykje no nokon noka nokor noko nokre sia sidan so
+somt somme um upp vere vore verte vort varte vart
+hvilket hvilke hvem vert vorte frå berre kor kva slags òg
+"""
+
+
+def _stopword_set(words: str) -> frozenset[str]:
+    return frozenset(normalize(w) for w in words.split())
+
+
+@dataclass(frozen=True)
+class AnalyzerConfig:
+    """How words become BM25 terms; the variants are compared by bench/tune_lexical.py."""
+
+    stem: bool = True
+    stopwords: bool = True
+    # Character n-grams added for every word (0: none), of the word padded with "_" at both ends so
+    # that word starts and ends count; the shortest word that gets them. N-grams only of long words
+    # over-weight those words and measured worse than n-grams of all words.
+    ngram: int = 4
+    ngram_pad: bool = True
+    ngram_min_word: int = 1
+    # Query words are stemmed with both the Danish and the Norwegian stemmer, because a question
+    # may be asked in the other language than the passage it should find.
+    query_both_stemmers: bool = True
+
+
+DEFAULT_CONFIG = AnalyzerConfig()
+
+# Apostrophes and possessive "'s" ("NTB's" → "ntb") are dropped; hyphens split words ("VM-gull").
+_POSSESSIVE = re.compile(r"(?<=\w)['’´`]s\b")
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+")
+_AA_EDGE = re.compile(r"\baa|aa\b")
+_KEEP_MARKS = frozenset("æøå")
+
+
+def normalize(text: str) -> str:
+    """Casefolded canonical spelling, the same for passages and queries."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = text.replace("ä", "æ").replace("ö", "ø")
+    if not text.isascii():
+        text = _strip_foreign_accents(text)
+    return _AA_EDGE.sub("å", text)
+
+
+def _strip_foreign_accents(text: str) -> str:
+    # Decompose only characters that are not Nordic letters, so å/æ/ø survive and é→e, ü→u.
+    out = []
+    for ch in text:
+        if ch.isascii() or ch in _KEEP_MARKS:
+            out.append(ch)
+        else:
+            out.append("".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c)))
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+def tokenize(text: str) -> list[str]:
+    """Normalised words and numbers ("2020", "1,5"), punctuation dropped ("27." → "27")."""
+    return _TOKEN.findall(_POSSESSIVE.sub("", normalize(text)))
+
+
+_STOPWORDS = {
+    "da": _stopword_set(_DANISH_STOPWORDS),
+    "no": _stopword_set(_NORWEGIAN_STOPWORDS),
+}
+_ALL_STOPWORDS = _STOPWORDS["da"] | _STOPWORDS["no"]
+_STEMMERS = {"da": Stemmer.Stemmer("danish"), "no": Stemmer.Stemmer("norwegian")}
+
+
+def _family(lang: str | None) -> str:
+    """The stemmer and stopword family: nb and nn share Snowball's Norwegian; unknown → Danish."""
+    return "no" if lang in ("nb", "nn", "no") else "da"
+
+
+class Analyzer:
+    """Turns text into terms under one `AnalyzerConfig`, with per-word caches for speed."""
+
+    def __init__(self, config: AnalyzerConfig = DEFAULT_CONFIG) -> None:
+        self.config = config
+        self._index_word: dict[str, Callable[[str], tuple[str, ...]]] = {
+            fam: lru_cache(maxsize=400_000)(self._make_word_terms(fam)) for fam in _STEMMERS
+        }
+        self._query_word = lru_cache(maxsize=50_000)(self._query_word_terms)
+
+    def _stem(self, family: str, word: str) -> str:
+        if not self.config.stem or word[0].isdigit():
+            return word
+        return str(_STEMMERS[family].stemWord(word))
+
+    def _ngrams(self, word: str) -> list[str]:
+        n = self.config.ngram
+        # Numbers get none: "2021" sharing "_202" with "2020" is noise, not evidence.
+        if n <= 0 or len(word) < self.config.ngram_min_word or word[0].isdigit():
+            return []
+        if self.config.ngram_pad:
+            word = f"_{word}_"
+        return [NGRAM_PREFIX + word[i : i + n] for i in range(len(word) - n + 1)]
+
+    def _make_word_terms(self, family: str) -> Callable[[str], tuple[str, ...]]:
+        stopwords = _STOPWORDS[family]
+
+        def word_terms(word: str) -> tuple[str, ...]:
+            if self.config.stopwords and word in stopwords:
+                return ()
+            return (self._stem(family, word), *self._ngrams(word))
+
+        return word_terms
+
+    def _query_word_terms(self, word: str, family: str | None) -> tuple[str, ...]:
+        # Questions drop words that are stopwords in either language: a Norwegian "hvem" or
+        # Danish "hvad" in a question is never what it is about.
+        if self.config.stopwords and word in _ALL_STOPWORDS:
+            return ()
+        if family is None or self.config.query_both_stemmers:
+            stems = dict.fromkeys(self._stem(fam, word) for fam in _STEMMERS)
+        else:
+            stems = {self._stem(family, word): None}
+        return (*stems, *self._ngrams(word))
+
+    def index_terms(self, text: str, lang: str) -> list[str]:
+        word_terms = self._index_word[_family(lang)]
+        out: list[str] = []
+        for word in tokenize(text):
+            out.extend(word_terms(word))
+        return out
+
+    def query_terms(self, text: str, lang: str | None = None) -> list[str]:
+        family = None if lang is None else _family(lang)
+        terms: dict[str, None] = {}
+        for word in tokenize(text):
+            terms.update(dict.fromkeys(self._query_word(word, family)))
+        return list(terms)
+
+    def content_stems(self, text: str, lang: str) -> list[str]:
+        family = _family(lang)
+        stopwords = _STOPWORDS[family]
+        return [_stem_word(family, w) for w in tokenize(text) if w not in stopwords]
+
+
+@lru_cache(maxsize=200_000)
+def _stem_word(family: str, word: str) -> str:
+    return word if word[0].isdigit() else str(_STEMMERS[family].stemWord(word))
+
+
+_DEFAULT = Analyzer()
+
+
+def index_terms(text: str, lang: str) -> list[str]:
+    """BM25 terms of a passage in `lang` (da, nb, nn): stems, plus "#"-prefixed n-grams of long words."""
+    return _DEFAULT.index_terms(text, lang)
+
+
+def query_terms(text: str, lang: str | None = None) -> list[str]:
+    """BM25 terms of a query, deduplicated; stems from both stemmers so da↔no questions still match."""
+    return _DEFAULT.query_terms(text, lang)
+
+
+def content_stems(text: str, lang: str) -> list[str]:
+    """Stems of the content words (stopwords removed, no n-grams), in order, for support checks."""
+    return _DEFAULT.content_stems(text, lang)
+
+
+def analyze_index(texts: Iterable[tuple[str, str]], config: AnalyzerConfig) -> list[list[str]]:
+    """Index terms of (text, lang) pairs under a non-default config (used by the tuning bench)."""
+    analyzer = Analyzer(config)
+    return [analyzer.index_terms(text, lang) for text, lang in texts]
+
+
+def analyze_query(texts: Iterable[tuple[str, str | None]], config: AnalyzerConfig) -> list[list[str]]:
+    """Query terms of (text, lang) pairs under a non-default config (used by the tuning bench)."""
+    analyzer = Analyzer(config)
+    return [analyzer.query_terms(text, lang) for text, lang in texts]

@@ -1,0 +1,1 @@
+"""Answer backends: the one subpackage; see `registry` for the names."""

@@ -1,0 +1,107 @@
+"""Follow-up questions: turning "Hvem talte der?" into a query that retrieval can use alone.
+
+With an LLM backend the model rewrites the question (prompts/rewrite.*); the extractive
+backend and any failed rewrite use the deterministic method here: a question that leans on
+the previous turn gets that turn's key terms and names carried over.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from coiassist.analyzer import content_stems, tokenize
+
+# Words that point back at something said before (da, nb, nn).
+_ANAPHORA = frozenset(
+    [
+        "der",
+        "det",
+        "den",
+        "dette",
+        "denne",
+        "disse",
+        "de",
+        "dem",
+        "han",
+        "hun",
+        "ham",
+        "hende",
+        "hans",
+        "hendes",
+        "deres",
+        "dens",
+        "dets",
+        "dei",
+        "dykk",
+        "ho",
+        "honom",
+        "hennar",
+        "hennes",
+        "deira",
+        "sin",
+        "sitt",
+        "sine",
+        "slik",
+        "sådan",
+        "sådanne",
+        "således",
+        "også",
+        "ogso",
+        "dér",
+        "her",
+    ]
+)
+_OPENERS = re.compile(
+    r"^\s*(og|men|så|hva med|hvad med|kva med|hvordan med|korleis med|hvorfor|kvifor|what about)\b",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"\b[A-ZÆØÅ][\wæøåÆØÅ-]+(?:\s+[A-ZÆØÅ][\wæøåÆØÅ-]+)*")
+_SHORT = 6  # words; shorter questions rarely stand alone
+
+
+def last_user_turn(history: Sequence[Mapping[str, object]]) -> str:
+    for message in reversed(history):
+        if message.get("role") == "user" and isinstance(message.get("content"), str):
+            return str(message["content"])
+    return ""
+
+
+def is_follow_up(question: str, history: Sequence[Mapping[str, object]]) -> bool:
+    """Does the question need the previous turn to be understood?"""
+    if not last_user_turn(history):
+        return False
+    words = tokenize(question)
+    return len(words) <= _SHORT or bool(_OPENERS.match(question)) or any(w in _ANAPHORA for w in words)
+
+
+def _names(text: str) -> list[str]:
+    names = []
+    for match in _NAME.finditer(text):
+        # The first word of a sentence is capitalised anyway; keep it only when a name follows.
+        start = match.start()
+        at_start = start == 0 or text[:start].rstrip()[-1:] in ".?!"
+        name = match.group(0)
+        if at_start and " " not in name:
+            continue
+        names.append(name)
+    return names
+
+
+def rewrite_follow_up(question: str, history: Sequence[Mapping[str, object]], lang: str) -> str:
+    """The question plus the previous question's names and content words it does not repeat."""
+    previous = last_user_turn(history)
+    if not previous:
+        return question
+    own = set(content_stems(question, lang))
+    carried: list[str] = []
+    for name in _names(previous):
+        if name not in question and name not in carried:
+            carried.append(name)
+    seen = set(own)
+    for word in tokenize(previous):
+        stems = content_stems(word, lang)
+        if stems and stems[0] not in seen and not any(word.lower() in n.lower() for n in carried):
+            seen.add(stems[0])
+            carried.append(word)
+    return f"{question.strip()} ({' '.join(carried)})" if carried else question

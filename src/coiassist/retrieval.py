@@ -1,0 +1,279 @@
+"""Finding passages: BM25 built for Danish/Norwegian carries recall, dense vectors may help.
+
+The retriever reads the published snapshot (chunk texts, article facts, BM25) and the vector
+collection it names. Dense hits count only when their article hash matches the snapshot, so
+a re-index in progress never mixes new vectors with old text. The two rankings are fused by
+weighted reciprocal rank; the weight was chosen on the dev sets (see README, Evaluation).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from coiassist import analyzer
+from coiassist.config import Settings
+from coiassist.embeddings import Embedder, load_embedder
+from coiassist.errors import CoiassistError, ConfigError, IndexCorruptError
+from coiassist.lexical import LexicalIndex
+from coiassist.models import Passage
+from coiassist.snapshot import Pointer, open_snapshot, read_rows
+from coiassist.vectors import VectorStore, forget_clients, open_client
+
+log = logging.getLogger(__name__)
+MODES = ("hybrid", "bm25", "dense")
+# Candidates taken from each side before fusion: deep enough that fusion can reorder.
+_DEPTH = 50
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    lang: str | None = None
+    article_id: str | None = None
+    date_from: str | None = None  # inclusive ISO dates; articles without a date are excluded
+    date_to: str | None = None
+
+    def active(self) -> bool:
+        return any((self.lang, self.article_id, self.date_from, self.date_to))
+
+
+class _Snapshot:
+    """One published snapshot loaded for reading."""
+
+    def __init__(self, pointer: Pointer, folder: Path) -> None:
+        self.pointer = pointer
+        self.folder = folder
+        rows, self.articles = read_rows(folder)
+        self.lexical = LexicalIndex.load(folder / "lexical")
+        self.ids = [row[0] for row in rows]
+        if list(self.lexical.ids) != self.ids:
+            raise IndexCorruptError(
+                f"the BM25 index in {folder} does not match its chunks; run `coiassist index --rebuild`"
+            )
+        self.position = {chunk_id: i for i, chunk_id in enumerate(self.ids)}
+        self.rows = rows
+        self.article_of = [row[1] for row in rows]
+        self.hash_of_article = {aid: row[6] for aid, row in self.articles.items()}
+        self._db = sqlite3.connect(
+            f"file:{folder / 'chunks.sqlite'}?mode=ro", uri=True, check_same_thread=False
+        )
+        self._db_lock = threading.Lock()
+
+    def texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        with self._db_lock:
+            found = self._db.execute(f"SELECT id, text FROM chunks WHERE id IN ({marks})", list(chunk_ids))
+            return dict(found.fetchall())
+
+    def mask(self, filters: SearchFilters) -> np.ndarray:
+        keep_articles = {
+            aid
+            for aid, row in self.articles.items()
+            if (not filters.lang or row[2] == filters.lang)
+            and (not filters.article_id or aid == filters.article_id)
+            and (not filters.date_from or (row[3] and row[3] >= filters.date_from))
+            and (not filters.date_to or (row[3] and row[3][: len(filters.date_to)] <= filters.date_to))
+        }
+        return np.fromiter((aid in keep_articles for aid in self.article_of), dtype=bool, count=len(self.ids))
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class Retriever:
+    """Hybrid search over the live index; reloads by itself after a re-index publishes."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self._lock = threading.Lock()
+        self._snapshot = self._load()
+        self._checked = time.monotonic()
+
+    def _load(self) -> _Snapshot:
+        pointer, folder = open_snapshot(self.settings.index_dir)
+        return _Snapshot(pointer, folder)
+
+    @property
+    def snapshot(self) -> _Snapshot:
+        """The live snapshot, checking `CURRENT` at most every second for a newer one."""
+        now = time.monotonic()
+        if now - self._checked > 1.0:
+            self._checked = now
+            self.refresh()
+        return self._snapshot
+
+    def refresh(self) -> bool:
+        """Switch to a newer published snapshot if there is one; True when it switched."""
+        pointer = Pointer.read(self.settings.index_dir)
+        if pointer is None or pointer.snapshot == self._snapshot.pointer.snapshot:
+            return False
+        if pointer.writer_pid != os.getpid():
+            forget_clients()
+        with self._lock:
+            fresh = self._load()
+            self._snapshot = fresh
+        return True
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = load_embedder(self.settings)
+        return self._embedder
+
+    def _vectors(self, snap: _Snapshot) -> VectorStore:
+        client = open_client(self.settings.home, self.settings.chroma_url, self.settings.threads)
+        return VectorStore(client, snap.pointer.collection, self.settings.threads)
+
+    def _lexical(self, snap: _Snapshot, query: str, depth: int, mask: np.ndarray | None) -> list[int]:
+        terms = analyzer.query_terms(query)
+        return [snap.position[cid] for cid, _ in snap.lexical.search(terms, depth, allowed=mask)]
+
+    def _dense(self, snap: _Snapshot, query: str, depth: int, mask: np.ndarray | None) -> list[int]:
+        if not snap.ids:
+            return []
+        vector = self.embedder.embed_query(query)
+        # A filter keeps few candidates: look deeper rather than ask Chroma to filter (slow at scale).
+        want = min(len(snap.ids), depth * (4 if mask is not None else 1))
+        hits = []
+        for chunk_id, article_hash, _ in self._vectors(snap).query(vector, want):
+            pos = snap.position.get(chunk_id)
+            if pos is None or snap.hash_of_article.get(snap.article_of[pos]) != article_hash:
+                continue  # a vector from an unfinished run, or of a chunk no longer published
+            if mask is not None and not mask[pos]:
+                continue
+            hits.append(pos)
+        return hits[:depth]
+
+    def search(
+        self, query: str, k: int = 10, mode: str | None = None, filters: SearchFilters | None = None
+    ) -> list[Passage]:
+        """The best `k` passages for `query`, best first."""
+        mode = mode or self.settings.retrieval_mode
+        if mode not in MODES:
+            raise ConfigError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
+        snap = self.snapshot
+        mask = snap.mask(filters) if filters and filters.active() else None
+        depth = max(_DEPTH, k * 3)
+        rankings: list[tuple[list[int], float]] = []
+        if mode in ("hybrid", "bm25"):
+            rankings.append((self._lexical(snap, query, depth, mask), 1.0))
+        if mode in ("hybrid", "dense"):
+            try:
+                rankings.append((self._dense(snap, query, depth, mask), self.settings.dense_weight))
+            except CoiassistError:
+                if mode == "dense":
+                    raise
+                # Lexical results alone are still a good answer; say so in the log, not to the user.
+                log.warning("dense retrieval failed; answering from BM25 alone", exc_info=True)
+        fused = fuse(rankings, self.settings.rrf_k)
+        return self._passages(snap, _dedupe(snap, fused, k))
+
+    def _passages(self, snap: _Snapshot, scored: list[tuple[int, float]]) -> list[Passage]:
+        ids = [snap.ids[pos] for pos, _ in scored]
+        texts = snap.texts(ids)
+        passages = []
+        for pos, score in scored:
+            chunk_id, article_id, ordinal, start, end, page = snap.rows[pos]
+            art = snap.articles[article_id]
+            passages.append(
+                Passage(
+                    chunk_id=chunk_id,
+                    article_id=article_id,
+                    ordinal=int(ordinal),
+                    title=art[1],
+                    text=texts.get(chunk_id, ""),
+                    lang=art[2],
+                    start=int(start),
+                    end=int(end),
+                    score=float(score),
+                    date=art[3],
+                    url=art[4],
+                    page=int(page),
+                )
+            )
+        return passages
+
+    def stats(self) -> dict[str, Any]:
+        snap = self.snapshot
+        langs: dict[str, int] = {}
+        for row in snap.articles.values():
+            langs[row[2]] = langs.get(row[2], 0) + 1
+        return {
+            "articles": len(snap.articles),
+            "chunks": len(snap.ids),
+            "languages": dict(sorted(langs.items())),
+            "model": snap.pointer.model,
+            "collection": snap.pointer.collection,
+            "last_indexed": snap.pointer.indexed_at,
+        }
+
+    def article(self, article_id: str) -> tuple[tuple[Any, ...], list[tuple[str, int, int, str]]] | None:
+        """The article's facts and its chunks (id, start, end, text), for showing it whole."""
+        snap = self.snapshot
+        row = snap.articles.get(article_id)
+        if row is None:
+            return None
+        with snap._db_lock:
+            chunks = snap._db.execute(
+                'SELECT id, start, "end", text FROM chunks WHERE article_id = ? ORDER BY ordinal',
+                (article_id,),
+            ).fetchall()
+        return row, chunks
+
+
+def fuse(rankings: Sequence[tuple[Sequence[int], float]], rrf_k: int) -> list[tuple[int, float]]:
+    """Weighted reciprocal-rank fusion: sum of weight / (rrf_k + rank) over the rankings."""
+    scores: dict[int, float] = {}
+    for ranking, weight in rankings:
+        if weight <= 0:
+            continue
+        for rank, pos in enumerate(ranking, start=1):
+            scores[pos] = scores.get(pos, 0.0) + weight / (rrf_k + rank)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _dedupe(snap: _Snapshot, fused: list[tuple[int, float]], k: int) -> list[tuple[int, float]]:
+    """Drop a chunk that mostly repeats a better-ranked chunk of the same article (overlap)."""
+    kept: list[tuple[int, float]] = []
+    for pos, score in fused:
+        _, article_id, _, start, end, _ = snap.rows[pos]
+        repeat = False
+        for other, _ in kept:
+            _, other_article, _, o_start, o_end, _ = snap.rows[other]
+            if other_article == article_id:
+                shared = min(end, o_end) - max(start, o_start)
+                if shared > 0.5 * min(end - start, o_end - o_start):
+                    repeat = True
+                    break
+        if not repeat:
+            kept.append((pos, score))
+        if len(kept) == k:
+            break
+    return kept
+
+
+_RETRIEVERS: dict[Path, Retriever] = {}
+_RETRIEVERS_LOCK = threading.Lock()
+
+
+def open_retriever(settings: Settings) -> Retriever:
+    """A retriever over the live index of `settings.home` (one per home per process)."""
+    key = settings.index_dir.resolve()
+    with _RETRIEVERS_LOCK:
+        existing = _RETRIEVERS.get(key)
+        if existing is None or existing.settings != settings:
+            existing = Retriever(settings)
+            _RETRIEVERS[key] = existing
+        return existing

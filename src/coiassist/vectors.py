@@ -1,0 +1,176 @@
+"""The dense side of the index: one Chroma collection of chunk vectors.
+
+Embedded `PersistentClient` under the home folder by default, `HttpClient` when a server URL
+is configured. We always pass our own vectors, so Chroma's default embedding function (which
+downloads a model) is never created. Each record carries its article id and the article's
+content hash: readers keep only vectors whose hash matches the published snapshot, so a
+half-finished index run can never mix old text with new vectors.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from coiassist.errors import ConfigError, IndexCorruptError, IndexStoreError
+
+log = logging.getLogger(__name__)
+_BATCH = 200  # Chroma recommends 50-250 per write
+_CLIENTS: dict[str, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _chroma_settings(threads: int) -> Any:
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+def open_client(home: Path, chroma_url: str, threads: int = 2) -> Any:
+    """One client per location per process: Chroma is thread-safe but not multi-client safe."""
+    key = chroma_url or str(home.resolve())
+    with _CLIENTS_LOCK:
+        if key in _CLIENTS:
+            return _CLIENTS[key]
+        import chromadb
+
+        try:
+            if chroma_url:
+                url = urlparse(chroma_url)
+                if url.scheme not in {"http", "https"} or not url.hostname:
+                    raise ConfigError(f"chroma_url {chroma_url!r} is not an http(s) URL")
+                client = chromadb.HttpClient(
+                    host=url.hostname,
+                    port=url.port or (443 if url.scheme == "https" else 8000),
+                    ssl=url.scheme == "https",
+                    settings=_chroma_settings(threads),
+                )
+                client.heartbeat()
+            else:
+                path = home / "index" / "chroma"
+                path.mkdir(parents=True, exist_ok=True)
+                client = chromadb.PersistentClient(path=str(path), settings=_chroma_settings(threads))
+        except ConfigError:
+            raise
+        except Exception as exc:  # chromadb raises many types (ValueError, httpx, Rust panics)
+            where = chroma_url or str(home / "index" / "chroma")
+            raise IndexStoreError(
+                f"cannot open the vector index at {where}: {exc}. "
+                + (
+                    "Is the Chroma server running?"
+                    if chroma_url
+                    else "Run `coiassist index --rebuild` to rebuild it from the articles."
+                )
+            ) from None
+        _CLIENTS[key] = client
+        return client
+
+
+def forget_clients() -> None:
+    """Open fresh clients from now on: another process wrote the index, and Chroma caches a
+    process-wide view of it that would not show the new vectors (chroma#3769)."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    with _CLIENTS_LOCK:
+        _CLIENTS.clear()
+        SharedSystemClient.clear_system_cache()
+
+
+class VectorStore:
+    """Chunk vectors in one collection, named after the embedder and chunking settings."""
+
+    def __init__(self, client: Any, name: str, threads: int = 2) -> None:
+        self.client = client
+        self.name = name
+        self.threads = threads
+        self._collection: Any = None
+
+    def _get(self, create: bool) -> Any:
+        if self._collection is None:
+            try:
+                if create:
+                    self._collection = self.client.get_or_create_collection(
+                        self.name,
+                        embedding_function=None,
+                        configuration={"hnsw": {"space": "cosine", "num_threads": self.threads}},
+                    )
+                else:
+                    self._collection = self.client.get_collection(self.name, embedding_function=None)
+            except Exception as exc:  # NotFoundError, or an unreachable server
+                raise IndexCorruptError(
+                    f"the vector collection {self.name!r} is missing or unreadable ({exc}); "
+                    "run `coiassist index --rebuild` to rebuild it from the articles"
+                ) from None
+        return self._collection
+
+    def create(self) -> None:
+        self._get(create=True)
+
+    def count(self) -> int:
+        return int(self._get(create=False).count())
+
+    def add(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
+        collection = self._get(create=True)
+        for begin in range(0, len(ids), _BATCH):
+            end = begin + _BATCH
+            collection.upsert(
+                ids=list(ids[begin:end]),
+                embeddings=vectors[begin:end],
+                metadatas=list(metadatas[begin:end]),
+            )
+
+    def delete_articles(self, article_ids: Sequence[str]) -> None:
+        collection = self._get(create=True)
+        for begin in range(0, len(article_ids), _BATCH):
+            part = list(article_ids[begin : begin + _BATCH])
+            where = {"article_id": part[0]} if len(part) == 1 else {"article_id": {"$in": part}}
+            collection.delete(where=where)
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        collection = self._get(create=True)
+        for begin in range(0, len(ids), _BATCH):
+            collection.delete(ids=list(ids[begin : begin + _BATCH]))
+
+    def all_records(self) -> dict[str, str]:
+        """chunk id → article content hash, for every stored vector."""
+        collection = self._get(create=True)
+        records: dict[str, str] = {}
+        total = collection.count()
+        page = 5000
+        for offset in range(0, total, page):
+            got = collection.get(include=["metadatas"], limit=page, offset=offset)
+            for chunk_id, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
+                records[chunk_id] = str((meta or {}).get("hash", ""))
+        return records
+
+    def query(self, vector: np.ndarray, k: int) -> list[tuple[str, str, float]]:
+        """(chunk id, article hash, cosine similarity) of the nearest vectors."""
+        collection = self._get(create=False)
+        try:
+            result = collection.query(
+                query_embeddings=[vector], n_results=k, include=["metadatas", "distances"]
+            )
+        except Exception as exc:  # a server that went away, a broken segment
+            raise IndexStoreError(f"the vector index did not answer: {exc}") from None
+        ids = result["ids"][0]
+        metas = (result.get("metadatas") or [[]])[0] or [{}] * len(ids)
+        dists = (result.get("distances") or [[]])[0] or [1.0] * len(ids)
+        return [
+            (chunk_id, str((meta or {}).get("hash", "")), 1.0 - float(dist))
+            for chunk_id, meta, dist in zip(ids, metas, dists, strict=False)
+        ]
+
+    def drop(self) -> None:
+        try:
+            self.client.delete_collection(self.name)
+        except Exception as exc:  # already gone is fine
+            log.info("could not delete collection %s: %s", self.name, exc)
+        self._collection = None
