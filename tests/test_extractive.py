@@ -71,7 +71,12 @@ def test_how_many_question_quotes_the_sentence_with_the_number(backend, danish) 
 
 
 def test_percentage_question_finds_the_figure(backend, danish) -> None:
-    answer = ask(backend, "I hvor mange procent af de offentlige innovationer spiller politikerne en rolle?", "da", danish)
+    answer = ask(
+        backend,
+        "I hvor mange procent af de offentlige innovationer spiller politikerne en rolle?",
+        "da",
+        danish,
+    )
     assert "63 procent" in answer
     assert f"[{source_with(danish, '63 procent')}]" in answer
 
@@ -96,7 +101,9 @@ def test_every_quoted_sentence_is_verbatim_and_passes_the_citation_check(backend
         ("Kva kostar ein ny elbil i Noreg?", "nn"),
     ],
 )
-def test_question_the_articles_do_not_answer_is_refused_in_its_language(backend, danish, question, lang) -> None:
+def test_question_the_articles_do_not_answer_is_refused_in_its_language(
+    backend, danish, question, lang
+) -> None:
     assert ask(backend, question, lang, danish) == PHRASES[lang].refusal
 
 

@@ -141,3 +141,9 @@ def test_dev_questions_find_their_passages_among_distractors() -> None:
         q["context_id"] in [h[0] for h in index.search(query_terms(q["question"]), k=5)] for q in questions
     )
     assert found / len(questions) >= 0.9
+
+
+def test_documents_without_any_terms_find_nothing() -> None:
+    index = LexicalIndex.build(["a", "b"], [[], []])
+    assert len(index) == 2
+    assert index.search(query_terms("noget som helst"), k=5) == []

@@ -98,27 +98,27 @@ DEFAULT_CONFIG = AnalyzerConfig()
 _POSSESSIVE = re.compile(r"(?<=\w)['’´`]s\b")
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+")
 _AA_EDGE = re.compile(r"\baa|aa\b")
-_KEEP_MARKS = frozenset("æøå")
+# Only characters outside ASCII and æøå are looked at, so Danish text costs one regex scan.
+_FOREIGN_LETTER = re.compile(r"[^\x00-\x7fæøå]")
+_NORDIC_FOLDS = {"ä": "æ", "ö": "ø"}
 
 
 def normalize(text: str) -> str:
     """Casefolded canonical spelling, the same for passages and queries."""
     text = unicodedata.normalize("NFKC", text).casefold()
-    text = text.replace("ä", "æ").replace("ö", "ø")
-    if not text.isascii():
-        text = _strip_foreign_accents(text)
+    text = _FOREIGN_LETTER.sub(_fold_letter, text)
     return _AA_EDGE.sub("å", text)
 
 
-def _strip_foreign_accents(text: str) -> str:
-    # Decompose only characters that are not Nordic letters, so å/æ/ø survive and é→e, ü→u.
-    out = []
-    for ch in text:
-        if ch.isascii() or ch in _KEEP_MARKS:
-            out.append(ch)
-        else:
-            out.append("".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c)))
-    return unicodedata.normalize("NFC", "".join(out))
+@lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    if ch in _NORDIC_FOLDS:
+        return _NORDIC_FOLDS[ch]
+    return "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c))
+
+
+def _fold_letter(match: re.Match[str]) -> str:
+    return _fold_char(match.group())
 
 
 def tokenize(text: str) -> list[str]:

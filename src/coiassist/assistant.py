@@ -147,7 +147,7 @@ class Assistant:
         step = time.perf_counter()
         raw = ""
         try:
-            for piece in self._generate(chosen, text, lang, sources, history):
+            for piece in self._generate(chosen, text, query, lang, sources, history):
                 raw += piece
                 yield strip_markup(raw)
         except BackendError as exc:
@@ -157,7 +157,7 @@ class Assistant:
             notes.append(f"{phrases.fallback} ({exc})")
             chosen = self.backend("extractive")
             raw = ""
-            for piece in self._generate(chosen, text, lang, sources, history):
+            for piece in self._generate(chosen, text, query, lang, sources, history):
                 raw += piece
                 yield strip_markup(raw)
         timings["generate"] = _ms(step)
@@ -176,10 +176,11 @@ class Assistant:
         )
 
     def _generate(
-        self, backend: Backend, question: str, lang: str, sources: list[Source], history: History
+        self, backend: Backend, question: str, query: str, lang: str, sources: list[Source], history: History
     ) -> Iterator[str]:
         if backend.name == "extractive":
-            request = GenerationRequest(question=question, language=lang, sources=tuple(sources))
+            # It reads no history, so it gets the standalone form of a follow-up.
+            request = GenerationRequest(question=query, language=lang, sources=tuple(sources))
         else:
             fitted = fit_sources(sources, self.settings.context_tokens, self.settings)
             messages = prompts.render_answer_messages(question, lang, fitted, history)
@@ -202,7 +203,7 @@ class Assistant:
         refusal = Answer(
             question="", language=lang, answer=phrases.refusal, abstained=True, citations=(), backend=""
         )
-        if not text or prompts.is_no_answer(text) or text.startswith(phrases.refusal):
+        if not text or prompts.is_no_answer(text):
             return refusal
         checks = citations.check_answer(text, {k: p.text for k, p in by_key.items()}, lang)
         kept = citations.apply_policy(text, checks, self.settings.unsupported_sentences)

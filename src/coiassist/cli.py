@@ -112,7 +112,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
                 result = {"id": item_id, **result}
             print(_dump(result), flush=True)
         return 0
-    if not args.query:
+    if args.query is None:
         raise ConfigError("give a query, or --batch FILE.jsonl")
     result = _search_result(retriever, args.query, args.k)
     if args.json:
@@ -140,7 +140,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                 result = {"id": item_id, **result}
             print(_dump(result), flush=True)
         return 0
-    if not args.question:
+    if args.question is None:
         raise ConfigError("give a question, or --batch FILE.jsonl")
     answer = assistant.ask(args.question, backend=args.backend)
     if args.json:

@@ -1,7 +1,8 @@
 """Sentence-transformers embeddings, offline: the bundled MiniLM by default, any model by setting.
 
-The heavy imports (torch, sentence-transformers: ~6-10 s cold) happen only when vectors are
-actually needed; the tokenizer for chunking loads from `tokenizer.json` in milliseconds.
+The heavy imports (torch, sentence-transformers: ~6-10 s cold) happen only when passages are
+embedded; the tokenizer for chunking loads from `tokenizer.json` in milliseconds, and queries
+run on an ONNX copy of the model that the index run exports (see `onnx_embedder`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import hashlib
 import importlib.util
 import json
 import logging
+import os
+import shutil
 import threading
 from collections.abc import Callable, Sequence
 from functools import cached_property
@@ -20,12 +23,16 @@ import numpy as np
 
 from coiassist.config import Settings
 from coiassist.errors import ModelError
+from coiassist.onnx_embedder import ONNX_FILE, OnnxEncoder, export_onnx
 
 log = logging.getLogger(__name__)
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2 (bundled)"
-_CACHE: dict[tuple[str, str, str, str, int], Embedder] = {}
+_CACHE: dict[tuple[str, str, str, str, int, str], Embedder] = {}
 _CACHE_LOCK = threading.Lock()
+# fingerprint → an ONNX export made by this process: another home copies it instead of
+# exporting again (tests and benchmarks build many homes).
+_EXPORTED: dict[str, Path] = {}
 
 
 def bundled_model_dir() -> Path:
@@ -83,7 +90,9 @@ class Embedder:
         passage_prompt: str = "",
         threads: int = 2,
         batch_size: int = 32,
+        onnx_dir: Path | None = None,
     ) -> None:
+        """`onnx_dir`: where the query model's ONNX export lives (none: queries use torch)."""
         self.model_dir = model_dir
         self.name = name
         self.precision = precision
@@ -91,6 +100,7 @@ class Embedder:
         self.passage_prompt = passage_prompt
         self.threads = threads
         self.batch_size = batch_size
+        self.onnx_dir = onnx_dir
         self._lock = threading.Lock()
 
     @cached_property
@@ -105,11 +115,15 @@ class Embedder:
         return 512
 
     @cached_property
+    def fingerprint(self) -> str:
+        return _fingerprint(self.model_dir)
+
+    @cached_property
     def identity(self) -> str:
         """Changes whenever vectors from this embedder would differ."""
         parts = [
             self.name,
-            _fingerprint(self.model_dir),
+            self.fingerprint,
             self.precision,
             self.query_prompt,
             self.passage_prompt,
@@ -174,22 +188,72 @@ class Embedder:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         model = self.model
-        rows = []
-        # Slices of several batches: encode() sorts by length inside a slice (the big win on
-        # mixed lengths) while the caller still gets progress to show.
+        # Longest first over the whole call, so batches pad little (2x on mixed lengths), in
+        # slices of several batches so that the caller still gets progress to show.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out: np.ndarray | None = None
         step = self.batch_size * 8
-        for begin in range(0, len(texts), step):
-            part = list(texts[begin : begin + step])
+        for begin in range(0, len(order), step):
+            rows = order[begin : begin + step]
             with self._lock:
                 vectors = model.encode_document(
-                    part, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
+                    [texts[i] for i in rows],
+                    batch_size=self.batch_size,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
                 )
-            rows.append(_normalise(vectors))
+            part = _normalise(vectors)
+            if out is None:
+                out = np.empty((len(texts), part.shape[1]), dtype=np.float32)
+            out[rows] = part
             if progress is not None:
-                progress(len(part))
-        return np.vstack(rows)
+                progress(len(rows))
+        assert out is not None
+        return out
+
+    @property
+    def onnx_path(self) -> Path | None:
+        """The query model's ONNX file (a float32 export: it does not depend on `precision`)."""
+        if self.onnx_dir is None:
+            return None
+        return self.onnx_dir / self.fingerprint / ONNX_FILE
+
+    def export_query_model(self) -> bool:
+        """Export the ONNX query model unless it exists; False when the export failed."""
+        path = self.onnx_path
+        if path is None or path.is_file():
+            return True
+        try:
+            earlier = _EXPORTED.get(self.fingerprint)
+            if earlier is not None and earlier.is_file():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".copy")
+                shutil.copyfile(earlier, tmp)
+                os.replace(tmp, path)
+            else:
+                export_onnx(self.model_dir, path)
+            _EXPORTED[self.fingerprint] = path
+        except Exception as exc:  # torch's exporter fails in many ways; queries then use torch
+            log.warning("could not export the query model to ONNX (%s); queries will use torch", exc)
+            return False
+        self.__dict__.pop("_query_encoder", None)
+        return True
+
+    @cached_property
+    def _query_encoder(self) -> OnnxEncoder | None:
+        path = self.onnx_path
+        if path is None or not path.is_file():
+            return None
+        try:
+            return OnnxEncoder(path, self.model_dir, self.max_seq_length, self.threads)
+        except ModelError as exc:
+            log.warning("%s; queries will use torch", exc)
+            return None
 
     def embed_query(self, text: str) -> np.ndarray:
+        encoder = self._query_encoder
+        if encoder is not None:
+            return _normalise(encoder.encode([self.query_prompt + text]))[0]
         with self._lock:
             vector = self.model.encode_query([text], convert_to_numpy=True, show_progress_bar=False)
         return _normalise(vector)[0]
@@ -209,6 +273,7 @@ def load_embedder(settings: Settings) -> Embedder:
         settings.query_prompt,
         settings.passage_prompt,
         settings.embed_batch_size,
+        str(settings.home.resolve()),
     )
     with _CACHE_LOCK:
         if key not in _CACHE:
@@ -221,5 +286,6 @@ def load_embedder(settings: Settings) -> Embedder:
                 passage_prompt=settings.passage_prompt,
                 threads=settings.threads,
                 batch_size=settings.embed_batch_size,
+                onnx_dir=settings.home / "models",
             )
         return _CACHE[key]

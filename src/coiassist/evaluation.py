@@ -18,9 +18,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from coiassist import metrics
+from coiassist import conversation, metrics
+from coiassist.assistant import Assistant
 from coiassist.config import Settings
 from coiassist.errors import ConfigError
 from coiassist.evalreport import (
@@ -32,10 +33,11 @@ from coiassist.evalreport import (
     format_table,
     write_outputs,
 )
+from coiassist.indexer import index_corpus
+from coiassist.ingest import read_corpus
+from coiassist.language import detect_language
 from coiassist.models import Answer, Passage
-
-if TYPE_CHECKING:
-    from coiassist.retrieval import Retriever
+from coiassist.retrieval import Retriever, open_retriever
 
 __all__ = ["EvalReport", "format_table", "run_eval"]
 
@@ -89,11 +91,16 @@ class EvalItem:
     kind: str
     history: tuple[dict[str, str], ...] = ()
 
-    @property
-    def retrieval_query(self) -> str:
-        """The question with the earlier user turns in front, so a follow-up names its topic."""
-        earlier = [turn["content"] for turn in self.history if turn.get("role") == "user"]
-        return " ".join([*earlier, self.question])
+
+def retrieval_query(item: EvalItem, default_language: str) -> str:
+    """What the assistant searches for: a follow-up gets the offline rewrite the chat uses.
+
+    That rewrite carries the previous question's names and content words over, so "Hvornår
+    startede det første af dem?" is scored the way the extractive backend would search it.
+    """
+    if not conversation.is_follow_up(item.question, item.history):
+        return item.question
+    return conversation.rewrite_follow_up(item.question, item.history, item.lang or default_language)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -286,8 +293,6 @@ def score_passages(item: EvalItem, passages: Sequence[Passage]) -> dict[str, dic
 
 def score_answer(item: EvalItem, answer: Answer) -> dict[str, Any]:
     """Answer metrics of one question; see evals/README.md for how each is judged."""
-    from coiassist.language import detect_language
-
     keys = [c.key for c in answer.citations]
     frame = metrics.answer_frame(answer.answer, [c.text for c in answer.citations])
     facts = None if item.abstain else metrics.key_fact_recall(answer.answer, item.key_facts)
@@ -336,7 +341,7 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, metrics.Estimate]:
 
 
 def _record(
-    eval_set: str, mode: str, item: EvalItem, passages: Sequence[Passage], seconds: float
+    eval_set: str, mode: str, item: EvalItem, query: str, passages: Sequence[Passage], seconds: float
 ) -> dict[str, Any]:
     return {
         "set": eval_set,
@@ -346,7 +351,7 @@ def _record(
         "kind": item.kind,
         "abstain": item.abstain,
         "question": item.question,
-        "query": item.retrieval_query,
+        "query": query,
         "ranked": [[p.chunk_id, p.article_id, round(p.score, 6)] for p in passages],
         **score_passages(item, passages),
         "answer": None,
@@ -355,8 +360,6 @@ def _record(
 
 
 def _corpus_texts(corpus: Path) -> dict[str, str]:
-    from coiassist.ingest import read_corpus
-
     articles, _ = read_corpus(corpus)
     return {a.id: a.text for a in articles}
 
@@ -364,9 +367,6 @@ def _corpus_texts(corpus: Path) -> dict[str, str]:
 def _run_set(
     settings: Settings, eval_set: EvalSet, modes: Sequence[str], answers: bool, report: EvalReport
 ) -> list[dict[str, Any]]:
-    from coiassist.indexer import index_corpus
-    from coiassist.retrieval import open_retriever
-
     # Its own embedded index: never the live one, never a shared Chroma server.
     home = settings.home / "eval-homes" / eval_set.name
     local = dataclasses.replace(settings, home=home, corpus=eval_set.corpus, chroma_url="")
@@ -379,9 +379,10 @@ def _run_set(
     for mode in modes:
         ask = _asker(dataclasses.replace(local, retrieval_mode=mode), retriever) if answers else None
         for item in items:
+            query = retrieval_query(item, settings.default_language)
             started = time.perf_counter()
-            passages = retriever.search(item.retrieval_query, k=DEPTH, mode=mode)
-            record = _record(eval_set.name, mode, item, passages, time.perf_counter() - started)
+            passages = retriever.search(query, k=DEPTH, mode=mode)
+            record = _record(eval_set.name, mode, item, query, passages, time.perf_counter() - started)
             if ask is not None:
                 record["answer"] = score_answer(item, ask(item))
             records.append(record)
@@ -389,10 +390,14 @@ def _run_set(
 
 
 def _asker(settings: Settings, retriever: Retriever) -> Callable[[EvalItem], Answer]:
-    """Ask the assistant as a chat user would: the question plus the earlier turns."""
-    from coiassist.assistant import Assistant
+    """Ask the assistant as a chat user would: the question plus the earlier turns.
 
-    assistant = Assistant(settings, retriever=retriever)
+    The assistant searches in its retriever's mode, so each mode gets its own retriever
+    (sharing the loaded model).
+    """
+    from coiassist.retrieval import Retriever
+
+    assistant = Assistant(settings, retriever=Retriever(settings, embedder=retriever.embedder))
     return lambda item: assistant.ask(item.question, history=item.history)
 
 

@@ -247,6 +247,8 @@ def _index_locked(
 
         _embed_and_store(todo, settings, embedder, catalog, vectors, report, progress)
         report.chunks_total = catalog.chunk_count()
+        if report.chunks_total:
+            embedder.export_query_model()  # once per model: queries then start without torch
 
         published = catalog.get_meta("published_version")
         if fresh_build or published != str(catalog.version) or live is None:

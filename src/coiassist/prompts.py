@@ -15,17 +15,15 @@ from pathlib import Path
 
 from coiassist.backends.base import Source
 from coiassist.errors import ConfigError
+from coiassist.phrases import phrases_for
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 LANGUAGES = ("da", "nb", "nn")
 USER_MARKER = "=== user ==="
 
 # The exact reply the answer prompt asks for when the sources do not answer; code detects it.
-NO_ANSWER = {
-    "da": "Det siger artiklerne ikke noget om.",
-    "nb": "Det sier artiklene ingenting om.",
-    "nn": "Det seier artiklane ingenting om.",
-}
+# It is the extractive backend's refusal too, so every backend refuses in the same words.
+NO_ANSWER = {lang: phrases_for(lang).refusal for lang in LANGUAGES}
 
 # Speaker names in the conversation the rewrite prompt shows the model.
 SPEAKERS = {

@@ -5,6 +5,8 @@ fails and the backend the tests and the demo use. Every sentence it writes is a 
 sentence followed by its `[n]`; only the frame (lead-in, refusal) is its own, in the question's
 language. Sources are untrusted text: sentences that carry markup or read as instructions to an
 assistant are never quoted, so an article cannot make the answer link, embed or obey anything.
+A bare URL in an ordinary sentence stays plain text (never a markdown link or image), so the chat
+fetches nothing by itself.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ from coiassist.sentences import split_sentences
 # dev (389 nb questions) and da-qa dev (500 da questions), passages cut into ~700-character chunks:
 # answerable = the chunk holding the answer plus the 4 best BM25 chunks of a 3,223-chunk pool;
 # unanswerable = 5 random chunks of other articles. At 0.2, abstention precision/recall is
-# 0.97/0.96 (nb) and 0.90/0.95 (da); 2.6% (nb) and 10.4% (da, machine-translated questions) of
+# 0.98/0.96 (nb) and 0.91/0.95 (da); 2.3% (nb) and 9.4% (da, machine-translated questions) of
 # answerable questions are refused; the gold answer string is in 73% (nb) and 80% (da) of the
 # answers given. When the unanswerable sources are instead the 5 best BM25 chunks of other
-# articles (related-sounding), recall falls to 0.61 (nb) and 0.57 (da): lexical overlap cannot
+# articles (related-sounding), recall falls to 0.61 (nb) and 0.54 (da): lexical overlap cannot
 # tell "about the same thing" from "answers it", so the refusal mainly catches off-topic retrieval.
 ABSTAIN_THRESHOLD = 0.2
 

@@ -1,0 +1,154 @@
+"""Index runs killed with SIGKILL at random points never leave the chat a wrong or broken index."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from coiassist.config import Settings, load_settings
+from coiassist.indexer import index_corpus
+from coiassist.ingest import read_corpus
+from coiassist.retrieval import Retriever
+from coiassist.snapshot import Pointer, open_snapshot
+from coiassist.vectors import forget_clients
+from tests.index_helpers import assert_consistent, index_state
+from tests.reliability.helpers import WarmRunner, cli_env, code_name, run_cli, write_articles
+
+pytestmark = pytest.mark.reliability
+
+N_ARTICLES = 300
+KILLS = 20
+
+
+def _settings(home: Path, corpus: Path) -> Settings:
+    return load_settings(
+        {"home": home, "corpus": corpus, "chunk_tokens": 40, "chunk_overlap_tokens": 10},
+        config_file=home / "none.toml",
+    )
+
+
+def _mutate(corpus: Path, rng: random.Random, next_id: int, round_no: int) -> int:
+    """Add, change and delete articles, as editors do between index runs; sometimes many."""
+    files = sorted(corpus.rglob("*.txt"))
+    for path in rng.sample(files, 3):
+        path.unlink()
+    changes = rng.choice([5, 20, 60, 150])
+    for path in rng.sample(sorted(corpus.rglob("*.txt")), changes):
+        number = int(path.stem.split("-")[1])
+        write_articles(corpus, [number], version=round_no)
+    write_articles(corpus, range(next_id, next_id + 4))
+    return next_id + 4
+
+
+def _published_articles_are_whole(folder: Path) -> set[str]:
+    """Every published article has all its chunks 0..n-1 (never half an article); its ids."""
+    db = sqlite3.connect(folder / "chunks.sqlite")
+    try:
+        wanted = dict(db.execute("SELECT id, n_chunks FROM articles"))
+        have: dict[str, list[int]] = {}
+        for article_id, ordinal in db.execute("SELECT article_id, ordinal FROM chunks"):
+            have.setdefault(article_id, []).append(ordinal)
+    finally:
+        db.close()
+    for article_id, n in wanted.items():
+        assert sorted(have.get(article_id, [])) == list(range(n)), article_id
+    assert set(have) <= set(wanted)
+    return set(wanted)
+
+
+def _check_reader_after_kill(settings: Settings, query: str) -> int:
+    """A reader now sees one published index, BM25 and chunks agreeing, and answers from it."""
+    forget_clients()  # the killed process wrote Chroma; read it afresh
+    if Pointer.read(settings.index_dir) is None:
+        return 0  # killed during the very first build: nothing published, nothing wrong served
+    _, folder = open_snapshot(settings.index_dir)
+    state = index_state(settings)
+    published = {c[0]: c[3] for c in state.chunks}
+    assert tuple(sorted(published)) == state.lexical_ids
+    _published_articles_are_whole(folder)
+    retriever = Retriever(settings)
+    for mode in ("hybrid", "dense", "bm25"):
+        for passage in retriever.search(query, k=5, mode=mode):
+            assert published.get(passage.chunk_id) == passage.text, (mode, passage.chunk_id)
+    return len(published)
+
+
+def test_sigkill_at_random_points_then_resume_equals_a_clean_rebuild(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    write_articles(corpus, range(N_ARTICLES))
+    home = tmp_path / "home"
+    settings = _settings(home, corpus)
+    env = cli_env(home)
+    runner = WarmRunner()
+    rng = random.Random(20261123)
+    log = tmp_path / "runs.log"
+
+    kills = cli_checks = 0
+    next_id = N_ARTICLES
+    outcomes: list[str] = []
+    for round_no in range(1, 60):
+        if kills >= KILLS:
+            break
+        if round_no > 2:
+            next_id = _mutate(corpus, rng, next_id, round_no)
+        since = time.time()
+        proc = runner.start(["index", "--corpus", str(corpus)], env, log)
+        # Start the clock once the run writes its catalog: it has read the corpus and loaded the model.
+        deadline = time.monotonic() + 120
+        while proc.is_alive() and time.monotonic() < deadline:
+            if any(p.stat().st_mtime > since for p in settings.index_dir.glob("catalog-*.sqlite*")):
+                break
+            time.sleep(0.02)
+        if round_no == 2:
+            proc.join(300)  # one run resumes the killed first build and publishes it
+        else:
+            time.sleep(rng.uniform(0, 0.3) if rng.random() < 0.3 else rng.uniform(0.3, 4.0))
+        finished = not proc.is_alive()
+        if not finished:
+            proc.kill()
+            kills += 1
+        proc.join(30)
+        assert proc.exitcode == (0 if finished else -9), log.read_text()[-3000:]
+        outcomes.append("done" if finished else "killed")
+
+        query = f"Hvad handler projekt {code_name(rng.randrange(next_id))} om?"
+        published = _check_reader_after_kill(settings, query)
+        assert published or round_no == 1
+        if round_no % 7 == 3:
+            # A fresh process, as the chat would start after a crash, answers from the published index.
+            state = {c[0]: c[3] for c in index_state(settings).chunks}
+            result = run_cli(["search", "--json", "--k", "5", "tillidsreform i kommunen"], env)
+            assert result.returncode == 0, result.stderr
+            hits = json.loads(result.stdout)["results"]
+            assert hits and all(state.get(h["chunk_id"]) == h["text"] for h in hits)
+            cli_checks += 1
+    print(f"kill loop: {kills} kills in {len(outcomes)} runs: {' '.join(outcomes)}")
+    assert kills >= KILLS
+    assert cli_checks >= 1
+
+    result = run_cli(["index", "--json", "--corpus", str(corpus)], env)
+    assert result.returncode == 0, result.stderr
+    forget_clients()
+    final = index_state(settings)
+    assert_consistent(final)
+
+    articles, errors = read_corpus(corpus)
+    assert not errors
+    _, folder = open_snapshot(settings.index_dir)
+    assert _published_articles_are_whole(folder) == {a.id for a in articles}  # none lost, none extra
+
+    clean = _settings(tmp_path / "clean", corpus)
+    index_corpus(clean, corpus)
+    forget_clients()
+    assert final == index_state(clean)
+
+    ask = run_cli(["ask", "--json", f"Hvad handler projekt {code_name(5)} om?"], env)
+    assert ask.returncode == 0, ask.stderr
+    answer = json.loads(ask.stdout)
+    assert not answer["abstained"]
+    assert any(c["article_id"].endswith("artikel-0005") for c in answer["citations"])

@@ -1,0 +1,161 @@
+"""The whole answer path over the real bundled corpus: language, retrieval, backend, checked citations."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from coiassist.assistant import Assistant, answer_json
+from coiassist.config import Settings, load_settings
+from coiassist.errors import BackendUnavailable, IndexEmptyError, QuestionError
+from coiassist.indexer import index_corpus
+from coiassist.models import Answer
+from coiassist.phrases import phrases_for
+from tests.conftest import REPO
+from tests.llm_server import LLMServer, Reply, json_error, openai_stream
+
+DANISH = "000_74ad8f97b165a93f"
+NORWEGIAN = "003_bdb09a8fcfa0e7c3"
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    home = tmp_path_factory.mktemp("assistant") / "home"
+    base = load_settings(config_file=home / "none.toml")
+    indexed = dataclasses.replace(base, home=home, corpus=REPO / "corpus")
+    index_corpus(indexed)
+    return indexed
+
+
+@pytest.fixture(scope="module")
+def assistant(settings: Settings) -> Assistant:
+    return Assistant(settings)
+
+
+def test_danish_question_gets_a_danish_answer_with_a_checked_citation(assistant: Assistant) -> None:
+    answer = assistant.ask("Hvor mange velfærdsinnovatører var samlet i Øksnehallen?")
+    assert answer.language == "da" and not answer.abstained
+    assert "500" in answer.answer
+    assert answer.citations and answer.citations[0].article_id == DANISH
+    assert all(check.supported for check in answer.checks)
+    markers = {int(k) for k in re.findall(r"\[(\d+)\]", answer.answer)}
+    assert markers == {c.key for c in answer.citations}
+    cited = answer.citations[0]
+    assert 0 <= cited.support_start < cited.support_end <= len(cited.text)
+    assert "500" in cited.text[cited.support_start : cited.support_end]
+
+
+def test_norwegian_question_about_the_danish_article(assistant: Assistant) -> None:
+    answer = assistant.ask("Hvilken minister holdt åpningstalen på Velferdens innovasjonsdag?")
+    assert answer.language == "nb"
+    assert not answer.abstained
+    assert "Astrid Krag" in answer.answer
+    assert answer.answer.startswith(phrases_for("nb").lead_in)
+
+
+def test_question_the_articles_cannot_answer_is_refused(assistant: Assistant) -> None:
+    answer = assistant.ask("Hvad kostede den nye motorvej mellem Aarhus og Silkeborg?")
+    assert answer.abstained
+    assert answer.answer in {phrases_for("da").refusal, phrases_for("da").no_sources}
+    assert answer.citations == ()
+
+
+def test_follow_up_carries_the_previous_turn(assistant: Assistant) -> None:
+    history = [
+        {"role": "user", "content": "Hvem vant den danske innovasjonsprisen i 2019?"},
+        {"role": "assistant", "content": "Region Syddanmark vant prisen [1]."},
+    ]
+    answer = assistant.ask("Hvor reiste de?", history=history)
+    assert answer.standalone_query and "innovasjonsprisen" in answer.standalone_query
+    assert answer.citations and answer.citations[0].article_id == NORWEGIAN
+
+
+def test_stream_yields_growing_text_then_the_answer(assistant: Assistant) -> None:
+    items = list(assistant.stream("Hvad er COI's fire takeaways fra Velfærdens Innovationsdag?"))
+    texts = [i for i in items if isinstance(i, str)]
+    assert texts and isinstance(items[-1], Answer)
+    assert all(b.startswith(a) for a, b in zip(texts, texts[1:], strict=False))
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t", "🙂🙂🙂", "x" * 100_000])
+def test_unusable_questions_get_a_clear_error(assistant: Assistant, bad: str) -> None:
+    with pytest.raises(QuestionError):
+        assistant.ask(bad)
+
+
+def test_answer_json_has_the_contract_fields(assistant: Assistant) -> None:
+    data = answer_json(assistant.ask("Hvad sagde Astrid Krag om politisk handlekraft?"))
+    assert {"question", "language", "answer", "abstained", "citations", "backend", "timings_ms"} <= set(data)
+    assert {"key", "article_id", "chunk_id", "title", "text"} <= set(data["citations"][0])
+
+
+def test_empty_index_says_how_to_index(tmp_path: Path) -> None:
+    settings = dataclasses.replace(Settings(), home=tmp_path / "home")
+    with pytest.raises(IndexEmptyError, match="coiassist index"):
+        Assistant(settings).ask("Hvad er velfærdsinnovation?")
+
+
+@pytest.fixture
+def llm() -> Iterator[LLMServer]:
+    with LLMServer() as server:
+        yield server
+
+
+def _llm_settings(settings: Settings, server: LLMServer, **extra: object) -> Settings:
+    return dataclasses.replace(
+        settings, backend="openai", llm_base_url=server.url + "/v1", llm_model="test-model",
+        llm_read_timeout=1.0, llm_deadline=5.0, llm_retries=0, **extra,  # type: ignore[arg-type]
+    )
+
+
+def _key_of(assistant: Assistant, question: str, phrase: str) -> int:
+    """The source number the assistant will give the passage that contains `phrase`."""
+    passages = assistant.retriever.search(question, k=assistant.settings.top_k)
+    return next(i for i, p in enumerate(passages, 1) if phrase in p.text)
+
+
+def test_llm_answer_keeps_valid_citations_and_drops_invented_ones(settings: Settings, llm: LLMServer) -> None:
+    assistant = Assistant(_llm_settings(settings, llm))
+    question = "Hvor mange velfærdsinnovatører var i Øksnehallen?"
+    key = _key_of(assistant, question, "500+")
+    llm.script(Reply(chunks=[openai_stream([
+        f"Der var over 500 velfærdsinnovatører i Øksnehallen [{key}]. ",
+        "Mødet sluttede med fyrværkeri [7].",
+    ])]))
+    answer = assistant.ask(question)
+    assert answer.backend == "openai"
+    assert "[7]" not in answer.answer and "fyrværkeri" not in answer.answer  # invented key, unsupported
+    assert "500" in answer.answer and f"[{key}]" in answer.answer
+    assert [c.key for c in answer.citations] == [key]
+    request = llm.requests[0].body
+    assert request["stream"] is True and request["model"] == "test-model"
+    assert "<source" in request["messages"][-1]["content"]
+
+
+def test_llm_output_cannot_smuggle_images_or_html(settings: Settings, llm: LLMServer) -> None:
+    llm.script(Reply(chunks=[openai_stream([
+        "Over 500 velfærdsinnovatører deltog [1]. ![x](http://evil.example/?q=secret) <img src=x onerror=alert(1)>",
+    ])]))
+    chunks = list(Assistant(_llm_settings(settings, llm)).stream("Hvor mange velfærdsinnovatører deltog?"))
+    for item in chunks:
+        shown = item if isinstance(item, str) else item.answer
+        assert "evil.example" not in shown and "<img" not in shown
+
+
+def test_backend_down_falls_back_to_extractive_with_a_note(settings: Settings, llm: LLMServer) -> None:
+    llm.script(json_error(401, {"error": {"message": "bad key"}}))
+    answer = Assistant(_llm_settings(settings, llm)).ask("Hvor mange velfærdsinnovatører var i Øksnehallen?")
+    assert answer.backend == "extractive"
+    assert answer.notes and phrases_for("da").fallback in answer.notes[0]
+    assert "500" in answer.answer
+
+
+def test_backend_down_without_fallback_is_an_error(settings: Settings, llm: LLMServer) -> None:
+    llm.script(json_error(401, {"error": {"message": "bad key"}}))
+    assistant = Assistant(_llm_settings(settings, llm, fallback_to_extractive=False))
+    with pytest.raises(BackendUnavailable):
+        assistant.ask("Hvor mange deltog i Velfærdens Innovationsdag?")
