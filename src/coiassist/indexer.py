@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -22,11 +24,11 @@ from coiassist.catalog import Catalog
 from coiassist.chunking import CHUNKER_VERSION, chunk_article, embedding_text
 from coiassist.config import Settings
 from coiassist.embeddings import Embedder, load_embedder
-from coiassist.errors import CorpusError, IndexLockedError, IndexStoreError
+from coiassist.errors import CorpusError, IndexCorruptError, IndexLockedError, IndexStoreError
 from coiassist.ingest import read_corpus
 from coiassist.models import Article, Chunk, ReadFailure
 from coiassist.snapshot import Pointer, publish
-from coiassist.vectors import VectorStore, open_client
+from coiassist.vectors import VectorStore, forget_clients, open_client
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +77,7 @@ def collection_base(settings: Settings, embedder: Embedder) -> str:
         f"chunker{CHUNKER_VERSION}",
         str(chunk_budget(settings, embedder)),
         str(settings.chunk_overlap_tokens),
-        getattr(analyzer, "ANALYZER_VERSION", "1"),  # TEMP until analyzer defines it
+        analyzer.ANALYZER_VERSION,
     ]
     return "coi-" + hashlib.sha1("|".join(parts).encode()).hexdigest()[:12]
 
@@ -209,11 +211,17 @@ def _index_locked(
     articles, errors = read_corpus(corpus)
     report = IndexReport(errors=list(errors), rebuilt=fresh_build and live is not None)
 
-    catalog = Catalog(index_dir / f"catalog-{name}.sqlite")
     try:
-        client = open_client(settings.home, settings.chroma_url, settings.threads)
-        vectors = VectorStore(client, name, settings.threads)
-        vectors.create()
+        catalog = Catalog(index_dir / f"catalog-{name}.sqlite")
+    except IndexCorruptError:
+        if not rebuild:
+            raise
+        _set_aside(index_dir / f"catalog-{name}.sqlite")  # a rebuild starts over without it
+        name = f"{base}-{uuid.uuid4().hex[:8]}"
+        fresh_build = True
+        catalog = Catalog(index_dir / f"catalog-{name}.sqlite")
+    try:
+        vectors = _open_vectors(settings, name, rebuild)
         _reconcile(catalog, vectors)
 
         known = catalog.article_hashes()
@@ -256,15 +264,45 @@ def _index_locked(
             catalog.set_meta("published_version", str(catalog.version))
         if fresh_build and live is not None:
             _retire(index_dir, settings, live.collection)
-    except OSError as exc:
+    except (OSError, sqlite3.OperationalError) as exc:  # a full disk, a read-only folder
         raise IndexStoreError(
-            f"cannot write the index in {index_dir}: {exc.strerror or exc}; "
+            f"cannot write the index in {index_dir}: {getattr(exc, 'strerror', None) or exc}; "
             "free disk space or fix permissions, then run `coiassist index` again"
         ) from None
     finally:
         catalog.close()
     report.seconds = time.monotonic() - started
     return report
+
+
+def _open_vectors(settings: Settings, name: str, rebuild: bool) -> VectorStore:
+    """The collection to write. A rebuild moves an unreadable local Chroma folder aside and starts
+    a new one: the index is derived from the articles, and a broken folder must not block its repair."""
+    try:
+        vectors = VectorStore(
+            open_client(settings.home, settings.chroma_url, settings.threads), name, settings.threads
+        )
+        vectors.create()
+        return vectors
+    except IndexStoreError:
+        if not rebuild or settings.chroma_url:
+            raise
+    forget_clients()
+    _set_aside(settings.index_dir / "chroma")
+    vectors = VectorStore(
+        open_client(settings.home, settings.chroma_url, settings.threads), name, settings.threads
+    )
+    vectors.create()
+    return vectors
+
+
+def _set_aside(path: Path) -> None:
+    """Rename a broken part of the index out of the way, keeping it for inspection."""
+    if not path.exists():
+        return
+    aside = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}")
+    log.warning("%s is unreadable; moved it to %s and rebuilding", path, aside)
+    os.replace(path, aside)
 
 
 def _read_pointer_quietly(index_dir: Path) -> Pointer | None:
