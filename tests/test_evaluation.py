@@ -100,6 +100,16 @@ def test_a_passage_counts_only_in_a_gold_article_holding_the_phrase() -> None:
     assert scores["article"]["mrr10"] == 0.5
 
 
+def test_a_tie_with_another_article_counts_against_the_system() -> None:
+    item = parse_item({"id": "q", "question": "?", "gold_article": "gold", "gold_passage": "fem"}, "f:1")
+    tied = [_passage("gold", 0, "Han har fem VM-gull.", 0.5), _passage("other", 0, "Noe annet.", 0.5)]
+    scores = score_passages(item, tied)
+    assert scores["passage"] is not None
+    assert scores["article"] is not None
+    assert scores["passage"]["mrr10"] == 0.5
+    assert scores["article"]["mrr10"] == 0.5
+
+
 def test_an_unanswerable_item_has_no_ranking_scores() -> None:
     item = parse_item({"id": "u", "question": "Hvad kostede billetten?", "abstain": True}, "f:1")
     assert score_passages(item, [_passage("a", 0, "tekst", 1.0)]) == {"passage": None, "article": None}
@@ -203,17 +213,21 @@ def test_missing_external_data_says_where_to_point(tmp_path: Path) -> None:
         external_set("squad-da", tmp_path, tmp_path / "home")
 
 
-def _record(qid: str, hit: float) -> dict[str, object]:
+def _record(qid: str, hit: float, mode: str = "bm25") -> dict[str, object]:
     scores = {"hit1": hit, "hit5": hit, "mrr10": hit, "ndcg10": hit}
-    return {"set": "s", "mode": "bm25", "id": qid, "passage": scores, "article": scores, "answer": None}
+    return {"set": "s", "mode": mode, "id": qid, "passage": scores, "article": scores, "answer": None}
 
 
-def test_comparison_calls_a_strictly_better_run_better() -> None:
+def test_comparison_calls_a_strictly_better_run_better_per_mode() -> None:
+    # bm25 improves on 12 of 20 questions; dense stays the same (and is worse than bm25 throughout).
     old = [_record(f"q{i}", 0.0 if i < 12 else 1.0) for i in range(20)]
-    new = [_record(f"q{i}", 1.0) for i in range(20)]
-    rows = {r.metric: r.result for r in compare_runs(old, new)}
-    assert rows["passage.hit5"].verdict == "better"
-    assert (rows["passage.hit5"].wins, rows["passage.hit5"].losses) == (12, 0)
+    old += [_record(f"q{i}", 0.0, "dense") for i in range(20)]
+    new = [_record(f"q{i}", 1.0) for i in range(20)] + [_record(f"q{i}", 0.0, "dense") for i in range(20)]
+    rows = {(r.mode, r.metric): r.result for r in compare_runs(old, new)}
+    assert rows[("bm25", "passage.hit5")].verdict == "better"
+    assert (rows[("bm25", "passage.hit5")].wins, rows[("bm25", "passage.hit5")].losses) == (12, 0)
+    assert rows[("dense", "passage.hit5")].verdict == "no difference"
+    assert rows[("dense", "passage.hit5")].ties == 20
     assert {r.result.verdict for r in compare_runs(new, new)} == {"no difference"}
 
 
@@ -249,7 +263,9 @@ def test_eval_run_scores_a_small_corpus_in_every_mode_and_compares_with_itself(
 ) -> None:
     settings = make_settings()
     questions = _write_jsonl(tmp_path / "mine.jsonl", QUESTIONS)
-    report = run_eval(settings, corpus, questions, tmp_path / "run1", modes=("bm25", "dense", "hybrid"))
+    report = run_eval(
+        settings, corpus, questions, tmp_path / "run1", modes=("bm25", "dense", "hybrid"), answers=True
+    )
 
     assert [(r.set, r.mode, r.questions) for r in report.rows] == [
         ("mine", "bm25", 5), ("mine", "dense", 5), ("mine", "hybrid", 5)
@@ -259,11 +275,19 @@ def test_eval_run_scores_a_small_corpus_in_every_mode_and_compares_with_itself(
     assert bm25["passage.hit5"].n == 4  # the unanswerable item is not ranked
     assert bm25["passage.hit5"].mean == 1.0  # lexical questions over three short articles
     assert bm25["article.hit1"].mean == 1.0
+    # Answers from the real assistant (offline extractive backend): markers must point at citations.
+    assert bm25["answer.citations_valid"].mean == 1.0
+    assert bm25["answer.key_facts"].n == 3  # the items with key facts
+    assert bm25["answer.language_ok"].n == 5
+    assert bm25["answer.abstain_recall"].n == 1
     lines = (tmp_path / "run1" / "per_question.jsonl").read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines]
     assert len(records) == 15
     follow_up = next(r for r in records if r["id"] == "fu-1")
     assert "Volda" in follow_up["query"]  # the chat's offline follow-up rewrite
+    da_1 = next(r for r in records if r["id"] == "da-1" and r["mode"] == "bm25")
+    assert "12 millioner" in da_1["answer"]["text"]
+    assert da_1["answer"]["key_facts"] == 1.0
     assert (tmp_path / "run1" / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads((tmp_path / "run1" / "summary.json").read_text(encoding="utf-8"))
     assert summary["inputs"]["mine"]["mine.jsonl"] == report.inputs["mine"]["mine.jsonl"]

@@ -85,6 +85,8 @@ def test_phrase_containment_ignores_case_and_spacing_but_not_word_edges() -> Non
     assert contains_phrase("Han har fem VM-gull.", "fem")
     assert not contains_phrase("Han har femten VM-gull.", "fem")
     assert not contains_phrase("anything", "  ")
+    assert contains_phrase("de franske kolonier", "fransk", whole_words=False)
+    assert not contains_phrase("de franske kolonier", "fransk")
 
 
 def test_bootstrap_interval_of_a_constant_is_that_constant() -> None:
@@ -157,6 +159,10 @@ def test_answer_frame_drops_quoted_sentences_and_markers() -> None:
     source = "Prisen var en studietur til Norge. Besøket var digitalt."
     answer = "Ifølge kilden var det sådan: Prisen var en studietur til Norge. [1]"
     assert answer_frame(answer, [source]) == "Ifølge kilden var det sådan:"
+    # A quoted line without a full stop still ends at its marker.
+    heading = "Les mer om besøket her\n\nPrisen var en studietur til Norge."
+    answer = "Ifølge artiklene: Les mer om besøket her [1] Prisen var en studietur til Norge. [1]"
+    assert answer_frame(answer, [heading]) == "Ifølge artiklene:"
 
 
 def test_answer_language_needs_the_declared_and_the_detected_frame_to_match() -> None:

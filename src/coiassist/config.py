@@ -50,10 +50,15 @@ class Settings:
     retrieval_mode: str = _setting(
         "hybrid", "How passages are found: hybrid, bm25 or dense.", ("hybrid", "bm25", "dense")
     )
-    dense_weight: float = _setting(
-        0.3, "Weight of the dense ranking in the fusion (the lexical ranking has weight 1)."
+    fusion: str = _setting(
+        "score",
+        "How hybrid mode fuses BM25 and dense: score (normalised scores, the measured best) or rrf.",
+        ("score", "rrf"),
     )
-    rrf_k: int = _setting(60, "Rank constant of the reciprocal-rank fusion.")
+    dense_weight: float = _setting(
+        0.1, "Weight of the dense side in the fusion (BM25 has weight 1); chosen on the dev sets."
+    )
+    rrf_k: int = _setting(60, "Rank constant of the reciprocal-rank fusion (fusion = rrf).")
     top_k: int = _setting(5, "Passages given to the answer backend.")
     backend: str = _setting("extractive", "Answer backend: extractive, openai or ollama.")
     llm_model: str = _setting("", "Model name for the openai/ollama backends.")

@@ -26,14 +26,18 @@ def normalize_text(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
-def contains_phrase(text: str, phrase: str) -> bool:
-    """Whether `phrase` occurs in `text` after normalisation, not inside a longer word.
+def contains_phrase(text: str, phrase: str, whole_words: bool = True) -> bool:
+    """Whether `phrase` occurs in `text` after normalisation, by default not inside a longer word.
 
-    The word-edge check stops the answer "fem" from matching "femten".
+    The word-edge check stops the answer "fem" from matching "femten"; `whole_words=False` is
+    for gold spans that are themselves parts of words (machine-translated SQuAD has "fransk"
+    marked inside "franske").
     """
     needle = normalize_text(phrase)
     if not needle:
         return False
+    if not whole_words:
+        return needle in normalize_text(text)
     head = r"(?<!\w)" if needle[0].isalnum() else ""
     tail = r"(?!\w)" if needle[-1].isalnum() else ""
     return re.search(head + re.escape(needle) + tail, normalize_text(text)) is not None
@@ -281,7 +285,8 @@ def answer_frame(answer: str, quoted_sources: Sequence[str]) -> str:
     """
     sources = [normalize_text(s) for s in quoted_sources]
     kept = []
-    for sentence in re.split(r"(?<=[.!?:])\s+|\n+", _CITATION.sub(" ", answer)):
+    # A marker ends a quote even when the quoted line had no full stop (a heading, a caption).
+    for sentence in re.split(r"(?<=[.!?:])\s+|\n+", _CITATION.sub("\n", answer)):
         norm = normalize_text(sentence).strip(" •-–*")
         if norm and not any(norm in source for source in sources):
             kept.append(sentence.strip())

@@ -3,7 +3,8 @@
 The retriever reads the published snapshot (chunk texts, article facts, BM25) and the vector
 collection it names. Dense hits count only when their article hash matches the snapshot, so
 a re-index in progress never mixes new vectors with old text. The two rankings are fused by
-weighted reciprocal rank; the weight was chosen on the dev sets (see README, Evaluation).
+normalised scores with a small dense weight (or weighted reciprocal rank); the method and weight
+were chosen on the dev sets by bench/tune_fusion.py (see README, Evaluation).
 """
 
 from __future__ import annotations
@@ -136,24 +137,30 @@ class Retriever:
         client = open_client(self.settings.home, self.settings.chroma_url, self.settings.threads)
         return VectorStore(client, snap.pointer.collection, self.settings.threads)
 
-    def _lexical(self, snap: _Snapshot, query: str, depth: int, mask: np.ndarray | None) -> list[int]:
+    def lexical_hits(
+        self, snap: _Snapshot, query: str, depth: int, mask: np.ndarray | None
+    ) -> list[tuple[int, float]]:
+        """(position, BM25 score), best first."""
         terms = analyzer.query_terms(query)
-        return [snap.position[cid] for cid, _ in snap.lexical.search(terms, depth, allowed=mask)]
+        return [(snap.position[cid], score) for cid, score in snap.lexical.search(terms, depth, allowed=mask)]
 
-    def _dense(self, snap: _Snapshot, query: str, depth: int, mask: np.ndarray | None) -> list[int]:
+    def dense_hits(
+        self, snap: _Snapshot, query: str, depth: int, mask: np.ndarray | None
+    ) -> list[tuple[int, float]]:
+        """(position, cosine similarity) of published chunks, best first."""
         if not snap.ids:
             return []
         vector = self.embedder.embed_query(query)
         # A filter keeps few candidates: look deeper rather than ask Chroma to filter (slow at scale).
         want = min(len(snap.ids), depth * (4 if mask is not None else 1))
         hits = []
-        for chunk_id, article_hash, _ in self._vectors(snap).query(vector, want):
+        for chunk_id, article_hash, similarity in self._vectors(snap).query(vector, want):
             pos = snap.position.get(chunk_id)
             if pos is None or snap.hash_of_article.get(snap.article_of[pos]) != article_hash:
                 continue  # a vector from an unfinished run, or of a chunk no longer published
             if mask is not None and not mask[pos]:
                 continue
-            hits.append(pos)
+            hits.append((pos, similarity))
         return hits[:depth]
 
     def search(
@@ -166,18 +173,21 @@ class Retriever:
         snap = self.snapshot
         mask = snap.mask(filters) if filters and filters.active() else None
         depth = max(_DEPTH, k * 3)
-        rankings: list[tuple[list[int], float]] = []
+        rankings: list[tuple[list[tuple[int, float]], float]] = []
         if mode in ("hybrid", "bm25"):
-            rankings.append((self._lexical(snap, query, depth, mask), 1.0))
+            rankings.append((self.lexical_hits(snap, query, depth, mask), 1.0))
         if mode in ("hybrid", "dense"):
             try:
-                rankings.append((self._dense(snap, query, depth, mask), self.settings.dense_weight))
+                rankings.append((self.dense_hits(snap, query, depth, mask), self.settings.dense_weight))
             except CoiassistError:
                 if mode == "dense":
                     raise
                 # Lexical results alone are still a good answer; say so in the log, not to the user.
                 log.warning("dense retrieval failed; answering from BM25 alone", exc_info=True)
-        fused = fuse(rankings, self.settings.rrf_k)
+        if self.settings.fusion == "rrf" or len(rankings) == 1:
+            fused = fuse(rankings, self.settings.rrf_k)
+        else:
+            fused = fuse_scores(rankings)
         return self._passages(snap, _dedupe(snap, fused, k))
 
     def _passages(self, snap: _Snapshot, scored: list[tuple[int, float]]) -> list[Passage]:
@@ -233,14 +243,35 @@ class Retriever:
         return row, chunks
 
 
-def fuse(rankings: Sequence[tuple[Sequence[int], float]], rrf_k: int) -> list[tuple[int, float]]:
+def fuse(
+    rankings: Sequence[tuple[Sequence[tuple[int, float]], float]], rrf_k: int
+) -> list[tuple[int, float]]:
     """Weighted reciprocal-rank fusion: sum of weight / (rrf_k + rank) over the rankings."""
     scores: dict[int, float] = {}
     for ranking, weight in rankings:
         if weight <= 0:
             continue
-        for rank, pos in enumerate(ranking, start=1):
+        for rank, (pos, _) in enumerate(ranking, start=1):
             scores[pos] = scores.get(pos, 0.0) + weight / (rrf_k + rank)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def fuse_scores(rankings: Sequence[tuple[Sequence[tuple[int, float]], float]]) -> list[tuple[int, float]]:
+    """Sum of weight × score, each ranking's scores scaled to [0, 1] by min-max.
+
+    BM25 scores are unbounded and cosines are not comparable across queries; after scaling, a
+    small dense weight only reorders candidates that BM25 finds close, which is what the dev sets
+    reward (see bench/tune_fusion.py).
+    """
+    scores: dict[int, float] = {}
+    for ranking, weight in rankings:
+        if weight <= 0 or not ranking:
+            continue
+        values = [score for _, score in ranking]
+        low, high = min(values), max(values)
+        span = (high - low) or 1.0
+        for pos, score in ranking:
+            scores[pos] = scores.get(pos, 0.0) + weight * (score - low) / span
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
