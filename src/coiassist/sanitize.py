@@ -7,7 +7,6 @@ shown as an answer; `escape_markdown` makes any text render literally in Gradio'
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
 
@@ -15,8 +14,12 @@ _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|!\[[^\]]*\]\[[^\]]*\]")
 _LINK = re.compile(r"\[([^\]]*)\]\((?:[^)(]|\([^)]*\))*\)")
 _REF_DEF = re.compile(r"^\s*\[[^\]]+\]:\s*\S+.*$", re.MULTILINE)
 _TAG = re.compile(r"<\s*/?\s*[a-zA-Z!?][^>]*>")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&])")
+# Control characters, and lone surrogates (JSON may carry "\ud800"; no encoder accepts them).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# Every character Markdown or HTML could act on.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&=^])")
+# The colon of "scheme://", so a bare URL in an article never becomes a live link.
+_SCHEME_COLON = re.compile(r"(?<=[A-Za-z0-9]):(?=//)")
 
 
 def clean_question(text: str) -> str:
@@ -37,5 +40,6 @@ def strip_markup(text: str) -> str:
 
 
 def escape_markdown(text: str) -> str:
-    """Render `text` literally in a Markdown component: no markup, no HTML, no entities."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False)).replace("\n", "  \n")
+    """Render `text` literally in a Markdown component: no markup, no HTML, no links."""
+    escaped = _SCHEME_COLON.sub(r"\\:", _MD_SPECIAL.sub(r"\\\1", text))
+    return escaped.replace("\n", "  \n")

@@ -51,11 +51,20 @@ ChatOutputs = tuple[list[dict[str, Any]], list[Turn], str, str, Any]
 
 # System fonts only: a GoogleFont would be fetched from the internet on every page load.
 THEME = gr.themes.Default(
+    primary_hue=gr.themes.colors.blue,
     font=[gr.themes.Font("system-ui"), "sans-serif"],
     font_mono=[gr.themes.Font("ui-monospace"), "monospace"],
+).set(
+    # White on the default primary fill is below WCAG AA contrast; the 700 shade passes.
+    button_primary_background_fill="*primary_700",
+    button_primary_background_fill_hover="*primary_800",
+    button_primary_text_color="white",
+    button_cancel_background_fill="#b91c1c",
+    button_cancel_background_fill_hover="#991b1b",
+    button_cancel_text_color="white",
+    color_accent="*primary_700",  # the selected tab's label is drawn in the accent colour
 )
 CSS = """
-#article-view { max-height: 28rem; overflow-y: auto; }
 #article-view mark, #chat mark { background: #fff3a3; color: #111; }
 """
 # No remote images or media even if markup slipped through both escaping and the sanitizer.
@@ -290,12 +299,11 @@ class ChatApp:
 
         messages = [user_msg, self._answer_message(final, t)]
         if final.citations:
+            # A plain message, not a collapsible "thought": Gradio's accordion nests a button in a
+            # button (axe: nested-interactive) and its arrow button has no accessible name.
+            heading = f"**{phrases_for(final.language).sources} ({len(final.citations)})**\n\n"
             messages.append(
-                {
-                    "role": "assistant",
-                    "content": sources_markdown(list(final.citations), t),
-                    "metadata": {"title": f"{phrases_for(final.language).sources} ({len(final.citations)})"},
-                }
+                {"role": "assistant", "content": heading + sources_markdown(list(final.citations), t)}
             )
         turns.append(_turn(question, final, messages))
         picker = gr.update(
@@ -313,8 +321,9 @@ class ChatApp:
             parts.append(notes_markdown(answer))
         return {"role": "assistant", "content": "\n\n".join(parts)}
 
-    def new_conversation(self) -> tuple[list[Any], list[Turn], str, str, Any, str]:
-        return [], [], "", "", gr.update(choices=[], value=None, interactive=False), ""
+    def new_conversation(self) -> tuple[list[Any], list[Turn], str, Any, str]:
+        """Cleared: chat, turns, backend indicator, source picker, feedback message."""
+        return [], [], "", gr.update(choices=[], value=None, interactive=False), ""
 
     def open_article(self, choice: str | None, turns: list[Turn] | None, ui_lang: str) -> str:
         """The whole article behind source `choice` of the latest answer, at the cited passage."""
@@ -572,15 +581,18 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> tuple[g
                     stats_title = gr.Markdown(f"### {t.stats}")
                     stats = gr.Markdown(app.stats(lang0) if enabled else "", elem_id="stats")
                     refresh = gr.Button(t.refresh, size="sm")
-                    files = gr.File(
-                        label=t.upload,
-                        file_count="multiple",
-                        file_types=ALLOWED_UPLOAD_TYPES,
-                        type="filepath",
-                        elem_id="upload",
-                    )
+                    files = gr.Markdown(t.upload)
                     with gr.Row():
-                        upload = gr.Button(t.upload_button, variant="primary", elem_id="upload-button")
+                        # A plain upload button: gr.File's drop zone nests its file list in a button
+                        # (axe: nested-interactive) and labels it with an untranslated key.
+                        upload = gr.UploadButton(
+                            t.upload_button,
+                            file_count="multiple",
+                            file_types=ALLOWED_UPLOAD_TYPES,
+                            type="filepath",
+                            variant="primary",
+                            elem_id="upload-button",
+                        )
                         reindex = gr.Button(t.reindex_button, elem_id="reindex-button")
                     admin_result = gr.Markdown("", elem_id="admin-result")
                     delete_pick = gr.Dropdown(
@@ -638,8 +650,8 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> tuple[g
         }
         admin_outputs = [admin_result, stats, delete_pick]
         if enabled:
-            upload.click(
-                app.upload, [files, password, ui_lang], admin_outputs, api_name="upload", **admin_lane
+            upload.upload(
+                app.upload, [upload, password, ui_lang], admin_outputs, api_name="upload", **admin_lane
             )
             reindex.click(app.reindex, [password, ui_lang], admin_outputs, api_name="reindex", **admin_lane)
             delete.click(
@@ -676,8 +688,8 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> tuple[g
                 gr.update(value=f"### {tx.stats}"),
                 gr.update(value=app.stats(lang) if enabled else ""),
                 gr.update(value=tx.refresh),
-                gr.update(label=tx.upload),
-                gr.update(value=tx.upload_button),
+                gr.update(value=tx.upload),
+                gr.update(label=tx.upload_button),
                 gr.update(value=tx.reindex_button),
                 gr.update(label=tx.delete_label),
                 gr.update(value=tx.delete_button),
