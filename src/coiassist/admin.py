@@ -166,8 +166,8 @@ def _precheck(settings: Settings, name: str, path: Path) -> Rejected | None:
 
 def deletable_articles(retriever: Retriever) -> list[tuple[str, str, str]]:
     """(article id, title, source file) of every indexed article, by title."""
-    rows = retriever.snapshot.articles.values()
-    return sorted(((row[0], row[1], row[5]) for row in rows), key=lambda r: (r[1].lower(), r[0]))
+    rows = retriever.articles()
+    return sorted(((row.id, row.title, row.source) for row in rows), key=lambda r: (r[1].lower(), r[0]))
 
 
 def delete_source(settings: Settings, source: str) -> str:

@@ -27,7 +27,7 @@ from coiassist.embeddings import Embedder, load_embedder
 from coiassist.errors import CoiassistError, ConfigError, IndexCorruptError
 from coiassist.lexical import LexicalIndex
 from coiassist.models import Passage
-from coiassist.snapshot import Pointer, open_snapshot, read_rows
+from coiassist.snapshot import ArticleRow, Pointer, open_snapshot, read_rows
 from coiassist.vectors import VectorStore, forget_clients, open_client
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class _Snapshot:
         self.position = {chunk_id: i for i, chunk_id in enumerate(self.ids)}
         self.rows = rows
         self.article_of = [row[1] for row in rows]
-        self.hash_of_article = {aid: row[6] for aid, row in self.articles.items()}
+        self.hash_of_article = {aid: row.content_hash for aid, row in self.articles.items()}
         self._db = sqlite3.connect(
             f"file:{folder / 'chunks.sqlite'}?mode=ro", uri=True, check_same_thread=False
         )
@@ -81,12 +81,19 @@ class _Snapshot:
         keep_articles = {
             aid
             for aid, row in self.articles.items()
-            if (not filters.lang or row[2] == filters.lang)
+            if (not filters.lang or row.lang == filters.lang)
             and (not filters.article_id or aid == filters.article_id)
-            and (not filters.date_from or (row[3] and row[3] >= filters.date_from))
-            and (not filters.date_to or (row[3] and row[3][: len(filters.date_to)] <= filters.date_to))
+            and (not filters.date_from or (row.date and row.date >= filters.date_from))
+            and (not filters.date_to or (row.date and row.date[: len(filters.date_to)] <= filters.date_to))
         }
         return np.fromiter((aid in keep_articles for aid in self.article_of), dtype=bool, count=len(self.ids))
+
+    def article_chunks(self, article_id: str) -> list[tuple[str, int, int, str]]:
+        with self._db_lock:
+            return self._db.execute(
+                'SELECT id, start, "end", text FROM chunks WHERE article_id = ? ORDER BY ordinal',
+                (article_id,),
+            ).fetchall()
 
     def close(self) -> None:
         self._db.close()
@@ -202,14 +209,14 @@ class Retriever:
                     chunk_id=chunk_id,
                     article_id=article_id,
                     ordinal=int(ordinal),
-                    title=art[1],
+                    title=art.title,
                     text=texts.get(chunk_id, ""),
-                    lang=art[2],
+                    lang=art.lang,
                     start=int(start),
                     end=int(end),
                     score=float(score),
-                    date=art[3],
-                    url=art[4],
+                    date=art.date,
+                    url=art.url,
                     page=int(page),
                 )
             )
@@ -219,7 +226,7 @@ class Retriever:
         snap = self.snapshot
         langs: dict[str, int] = {}
         for row in snap.articles.values():
-            langs[row[2]] = langs.get(row[2], 0) + 1
+            langs[row.lang] = langs.get(row.lang, 0) + 1
         return {
             "articles": len(snap.articles),
             "chunks": len(snap.ids),
@@ -229,18 +236,17 @@ class Retriever:
             "last_indexed": snap.pointer.indexed_at,
         }
 
-    def article(self, article_id: str) -> tuple[tuple[Any, ...], list[tuple[str, int, int, str]]] | None:
+    def articles(self) -> list[ArticleRow]:
+        """Every published article."""
+        return list(self.snapshot.articles.values())
+
+    def article(self, article_id: str) -> tuple[ArticleRow, list[tuple[str, int, int, str]]] | None:
         """The article's facts and its chunks (id, start, end, text), for showing it whole."""
         snap = self.snapshot
         row = snap.articles.get(article_id)
         if row is None:
             return None
-        with snap._db_lock:
-            chunks = snap._db.execute(
-                'SELECT id, start, "end", text FROM chunks WHERE article_id = ? ORDER BY ordinal',
-                (article_id,),
-            ).fetchall()
-        return row, chunks
+        return row, snap.article_chunks(article_id)
 
 
 def fuse(

@@ -16,7 +16,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from coiassist.catalog import Catalog
 from coiassist.errors import IndexCorruptError, IndexEmptyError
@@ -49,6 +49,19 @@ class Pointer:
             raise IndexCorruptError(
                 f"{path} is unreadable ({exc}); run `coiassist index --rebuild`"
             ) from None
+
+
+class ArticleRow(NamedTuple):
+    """An article as published: what citations, stats and the admin tab show."""
+
+    id: str
+    title: str
+    lang: str
+    date: str
+    url: str
+    source: str
+    content_hash: str
+    n_chunks: int
 
 
 def _fsync_dir(path: Path) -> None:
@@ -143,7 +156,7 @@ def open_snapshot(index_dir: Path) -> tuple[Pointer, Path]:
     return pointer, folder
 
 
-def read_rows(folder: Path) -> tuple[list[tuple[Any, ...]], dict[str, tuple[Any, ...]]]:
+def read_rows(folder: Path) -> tuple[list[tuple[Any, ...]], dict[str, ArticleRow]]:
     """(chunk rows without text, articles by id) from a snapshot folder."""
     try:
         db = sqlite3.connect(f"file:{folder / 'chunks.sqlite'}?mode=ro", uri=True)
@@ -152,7 +165,7 @@ def read_rows(folder: Path) -> tuple[list[tuple[Any, ...]], dict[str, tuple[Any,
                 'SELECT id, article_id, ordinal, start, "end", page FROM chunks ORDER BY article_id, ordinal'
             ).fetchall()
             articles = {
-                row[0]: row
+                row[0]: ArticleRow(*row)
                 for row in db.execute(
                     "SELECT id, title, lang, date, url, source, content_hash, n_chunks FROM articles"
                 )

@@ -42,6 +42,7 @@ from coiassist.models import Answer, Citation
 from coiassist.phrases import phrases_for
 from coiassist.retrieval import Retriever
 from coiassist.sanitize import clean_question, escape_markdown, strip_markup
+from coiassist.snapshot import ArticleRow
 from coiassist.ui_text import UI_LANGUAGES, UiText, ui_text
 
 log = logging.getLogger(__name__)
@@ -156,12 +157,12 @@ def sources_markdown(citations: list[Citation], t: UiText) -> str:
 
 
 def article_markdown(
-    row: tuple[Any, ...], chunks: list[tuple[str, int, int, str]], citation: Citation, t: UiText
+    row: ArticleRow, chunks: list[tuple[str, int, int, str]], citation: Citation, t: UiText
 ) -> str:
     """The whole article, the cited passage as a quote with its supporting sentence marked."""
     text = _article_text(chunks)
     start, end = max(0, citation.start), min(len(text), citation.end)
-    title, lang, date, url = row[1], row[2], row[3], row[4]
+    title, lang, date, url = row.title, row.lang, row.date, row.url
     facts = [t.language_names.get(lang, escape_markdown(lang))]
     if date:
         facts.insert(0, escape_markdown(date))
