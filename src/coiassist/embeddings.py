@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 BUNDLED_MODEL = "all-MiniLM-L6-v2 (bundled)"
 _CACHE: dict[tuple[str, str, str, str, int, str], Embedder] = {}
 _CACHE_LOCK = threading.Lock()
+# Loaded models by (folder, precision, prompts): an embedder per home, but one model in memory.
+_MODELS: dict[tuple[str, str, str, str], Any] = {}
 # fingerprint → an ONNX export made by this process: another home copies it instead of
 # exporting again (tests and benchmarks build many homes).
 _EXPORTED: dict[str, Path] = {}
@@ -159,7 +161,14 @@ class Embedder:
 
     @cached_property
     def model(self) -> Any:
-        """The sentence-transformers model, loaded on first use."""
+        """The sentence-transformers model, loaded on first use (shared by all homes)."""
+        key = (str(self.model_dir), self.precision, self.query_prompt, self.passage_prompt)
+        with _CACHE_LOCK:
+            if key not in _MODELS:
+                _MODELS[key] = self._load_model()
+            return _MODELS[key]
+
+    def _load_model(self) -> Any:
         try:
             import torch
             from sentence_transformers import SentenceTransformer
@@ -266,7 +275,7 @@ def _normalise(vectors: Any) -> np.ndarray:
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    """One embedder per model and settings per process (loading costs seconds)."""
+    """One embedder per model, settings and home per process (the model itself is shared)."""
     key = (
         settings.embedding_model,
         settings.embedding_precision,

@@ -27,7 +27,7 @@ _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def pooling_mode(model_dir: Path) -> str:
-    """"mean" or "cls", from the sentence-transformers pooling config (mean when absent)."""
+    """ "mean" or "cls", from the sentence-transformers pooling config (mean when absent)."""
     config = model_dir / "1_Pooling" / "config.json"
     if config.is_file():
         data = json.loads(config.read_text(encoding="utf-8"))
@@ -68,7 +68,9 @@ def export_onnx(model_dir: Path, target: Path) -> None:
             self.inner = inner
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            out = self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
             return out.last_hidden_state
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -103,7 +105,9 @@ class OnnxEncoder:
             import onnxruntime as ort
             from tokenizers import Tokenizer
         except ImportError as exc:
-            raise ModelError(f"onnxruntime or tokenizers is not installed ({exc}); run `make setup`") from None
+            raise ModelError(
+                f"onnxruntime or tokenizers is not installed ({exc}); run `make setup`"
+            ) from None
         tokenizer_file = model_dir / "tokenizer.json"
         if not tokenizer_file.is_file():
             raise ModelError(f"{model_dir} has no tokenizer.json; the ONNX query path needs one")
