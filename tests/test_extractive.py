@@ -173,3 +173,41 @@ def test_same_input_gives_the_same_answer(backend, danish) -> None:
 def test_answer_quotes_at_most_three_sentences(backend, danish) -> None:
     answer = ask(backend, "Hvad skete der på Velfærdens Innovationsdag?", "da", danish)
     assert 1 <= len(parse_markers(answer)) - 1 <= 3
+
+
+def test_heading_that_answers_is_quoted_with_the_sentence_after_it(backend, danish) -> None:
+    article = DANISH.read_text(encoding="utf-8")
+    start = article.index("1. Åbningstale")
+    section = (Source(1, "takeaways", article[start : start + 500], "da"), *danish[3:])
+    answer = ask(backend, "Hvilken minister holdt åbningstalen?", "da", section)
+    assert "Åbningstale ved Social- og Indenrigsminister Astrid Krag (S) [1]\nSom repræsentant" in answer
+    assert "1. Åbningstale" not in answer  # the section number is not part of the quote
+    checks = check_answer(answer, {s.key: s.text for s in section}, "da")
+    assert all(c.supported for c in checks)
+
+
+def test_name_found_only_in_the_title_and_in_another_spelling_keeps_the_source(backend) -> None:
+    srcs = (
+        Source(
+            1, "Velfærdens Innovationsdag 2020", "Ministeren Astrid Krag holdt åbningstalen om nærhed.", "da"
+        ),
+        Source(2, "Tillitsreform", "Regjeringen vil innføre en tillitsreform i offentlig sektor.", "nb"),
+    )
+    answer = ask(backend, "Hvem holdt åpningstalen på Velferdens innovasjonsdag?", "nb", srcs)
+    assert answer.startswith(PHRASES["nb"].lead_in)
+    assert "Astrid Krag" in answer and "[1]" in answer
+
+
+def test_question_about_someone_no_source_mentions_is_refused(backend, danish) -> None:
+    answer = ask(backend, "Hvad sagde Mette Frederiksen om nærhedsreformen?", "da", danish)
+    assert answer == PHRASES["da"].refusal
+
+
+def test_how_many_question_is_refused_when_no_sentence_holds_a_count(backend) -> None:
+    srcs = (
+        Source(1, "a", "Borgerdesign blev igangsat i 2016 af Region Midtjylland og Aarhus Kommune.", "da"),
+        Source(2, "b", "Borgerne i Aarhus Kommune blev inddraget i designet af nye løsninger.", "da"),
+    )
+    assert ask(backend, "Hvor mange borgere deltog i Borgerdesign?", "da", srcs) == PHRASES["da"].refusal
+    answer = ask(backend, "Hvornår blev Borgerdesign igangsat?", "da", srcs)
+    assert "2016" in answer and "[1]" in answer

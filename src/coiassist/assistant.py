@@ -86,7 +86,7 @@ class Assistant:
             return forced
         previous_turn = conversation.last_user_turn(history)
         previous = detect_language(previous_turn, self.settings.default_language) if previous_turn else None
-        return detect_question_language(question, previous, self.settings.default_language)
+        return detect_question_language(_without_names(question), previous, self.settings.default_language)
 
     def standalone_query(self, question: str, history: History, lang: str, backend: Backend) -> str:
         """The question rewritten to stand alone when it leans on the conversation."""
@@ -244,6 +244,18 @@ class Assistant:
             backend="",
             checks=checks,
         )
+
+
+# Fewer words than this left without the names: judge the whole question instead.
+_MIN_WORDS_WITHOUT_NAMES = 3
+
+
+def _without_names(question: str) -> str:
+    """The question without its names: a Norwegian asking about "Velfærdens Innovationsdag" writes
+    the Danish name, which would otherwise pull the detected language towards Danish."""
+    names = set(citations.names_in(question))
+    words = [w for w in question.split() if w.strip(".,;:!?«»\"'()") not in names]
+    return " ".join(words) if len(words) >= _MIN_WORDS_WITHOUT_NAMES else question
 
 
 def _ms(since: float) -> float:

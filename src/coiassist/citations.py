@@ -40,6 +40,9 @@ PREFIX_CHARS = 5
 PREFIX_SHARE = 0.6
 # The shortest stem that counts as found inside a longer compound.
 COMPOUND_PART_CHARS = 5
+# Loose matching (answer selection only, never the support check): compounds that share a long
+# head ("løysingsgalleri" ~ "løsningsgalleri", nynorsk and Danish spellings of the same word).
+TAIL_CHARS = 7
 
 MARKER = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
 # Markers (and flags) that follow a sentence's final punctuation belong to that sentence.
@@ -134,9 +137,12 @@ class StemSet:
     A stem of COMPOUND_PART_CHARS letters or more is also found as the head or tail of a compound.
     Two stems are near when they share a prefix of at least PREFIX_CHARS letters that covers
     PREFIX_SHARE of the longer one: "innovasjon" ~ "innovation", but "journey" !~ "journalist".
+    With `loose`, stems that end alike over TAIL_CHARS letters and PREFIX_SHARE of the longer one
+    are near too; that finds more answers but would let the support check pass too much.
     """
 
-    def __init__(self, stems: Iterable[str]) -> None:
+    def __init__(self, stems: Iterable[str], loose: bool = False) -> None:
+        self.loose = loose
         self.exact = {_fold(s) for s in stems}
         self._by_prefix: dict[str, list[str]] = {}
         for stem in sorted(self.exact):
@@ -151,12 +157,12 @@ class StemSet:
             return True
         if any(_near(folded, other) for other in self._by_prefix.get(folded[:PREFIX_CHARS], ())):
             return True
+        if len(folded) < COMPOUND_PART_CHARS or folded[0].isdigit():
+            return False
         # A compound holds its parts: "rapport" is in "kvartalsrapport", "aksje" in "aksjekurs".
-        return (
-            len(folded) >= COMPOUND_PART_CHARS
-            and not folded[0].isdigit()
-            and any(other.startswith(folded) or other.endswith(folded) for other in self.exact)
-        )
+        if any(other.startswith(folded) or other.endswith(folded) for other in self.exact):
+            return True
+        return self.loose and any(_same_tail(folded, other) for other in self.exact)
 
     def share_of(self, stems: Collection[str]) -> float:
         """Share of `stems` found here; a sentence with no content words is fully supported."""
@@ -168,6 +174,11 @@ class StemSet:
 def _near(a: str, b: str) -> bool:
     shared = len(os.path.commonprefix([a, b]))
     return shared >= PREFIX_CHARS and shared >= PREFIX_SHARE * max(len(a), len(b))
+
+
+def _same_tail(a: str, b: str) -> bool:
+    shared = len(os.path.commonprefix([a[::-1], b[::-1]]))
+    return shared >= TAIL_CHARS and shared >= PREFIX_SHARE * max(len(a), len(b))
 
 
 def _numbers(text: str) -> set[str]:

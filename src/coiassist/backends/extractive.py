@@ -23,19 +23,20 @@ from coiassist.config import Settings
 from coiassist.phrases import phrases_for
 from coiassist.sentences import split_sentences
 
-# Below this evidence (the idf-weighted share of the question's content stems found in the best
-# sentence, see `score_sentences`) the backend refuses instead of answering. Calibrated on NorQuAD
-# dev (389 nb questions) and da-qa dev (500 da questions), passages cut into ~700-character chunks:
-# answerable = the chunk holding the answer plus the 4 best BM25 chunks of a 3,223-chunk pool;
-# unanswerable = 5 random chunks of other articles. At 0.2, abstention precision/recall is
-# 0.98/0.96 (nb) and 0.91/0.95 (da); 2.3% (nb) and 9.4% (da, machine-translated questions) of
-# answerable questions are refused; the gold answer string is in 73% (nb) and 80% (da) of the
-# answers given. When the unanswerable sources are instead the 5 best BM25 chunks of other
-# articles (related-sounding), recall falls to 0.61 (nb) and 0.54 (da): lexical overlap cannot
-# tell "about the same thing" from "answers it", so the refusal mainly catches off-topic retrieval.
+# Below this evidence (see `score_sentences`) the backend refuses instead of answering.
+# `bench/calibrate_extractive.py` on NorQuAD dev (389 nb) and SQuAD-da dev (500 da), ~700-character
+# chunks: answerable = the answer's chunk plus the 4 best other BM25 chunks; "random" = 5 random
+# chunks of other articles; "related" = the 5 best BM25 chunks of other articles. With every rule
+# of this module at 0.2: refusal precision/recall 0.99/0.96 (nb) and 0.93/0.95 (da) against random
+# sources, 0.98/0.50 (nb) and 0.85/0.39 (da) against related ones; 1.3% (nb) and 7.0% (da) of
+# answerable questions refused; the answer string is in 77% (nb) and 75% (da) of all answers.
+# Lexical evidence cannot tell "about the same thing" from "answers it": related-sounding sources
+# are mostly caught only by the type and name rules in `select_sentences`.
 ABSTAIN_THRESHOLD = 0.2
 
 MAX_SENTENCES = 3
+# Question stems found in a sentence's passage or title but not in the sentence count this much.
+CONTEXT_WEIGHT = 0.5
 # A further sentence joins the answer only when it scores nearly as well as the best one.
 FOLLOW_RATIO = 0.8
 # How much a sentence that holds what the question asks for (a number, a name, a date) gains.
@@ -48,7 +49,7 @@ def _words(text: str) -> frozenset[str]:
 
 
 _NUMBER_WORDS = _words(
-    "en et ett ein eitt to tre fire fem seks syv sju otte åtte ni ti elleve tolv tretten fjorten "
+    "to tre fire fem seks syv sju otte åtte ni ti elleve tolv tretten fjorten "
     "femten seksten sytten atten nitten tyve tjue tjuge tredive tretti tredve fyrre førti halvtreds "
     "femti hundrede hundre tusind tusen million millioner millionar milliard milliarder milliardar "
     "dusin halvdelen halvparten procent prosent"
@@ -58,16 +59,20 @@ _MONTHS = _words(
 )
 _YEAR = re.compile(r"^(1[0-9]|20)\d\d$")
 
-# What a question asks for, by its opening words (normalised, so "hvornår" and "når" alike).
+# What a question asks for, by its opening words (normalised, so "hvornår" and "når" alike);
+# anchored at the start, because mid-question "når" and "hvor" are conjunctions.
+_LEAD = r"^(?:(?:og|men|i|på|pa|til|med) )?"
 _ASKS_NUMBER = re.compile(
-    r"\b(hvor|kor) (mange|meget|mye|mykje|stor|store|lang|lange|høy|høg|høj|gammel|gamal|"
-    r"mange prosent|mange procent|ofte|langt|tung|dyr)\b|\bhvilken (andel|pris)\b"
+    _LEAD + r"(?:(?:hvor|kor) (?:mange|meget|mye|mykje|stor|store|lang|lange|høy|høg|høj|gammel|gamal|"
+    r"ofte|langt|tung|dyr)|hvilken (?:andel|pris)|(?:hvad|hva|kva) (?:koster|kostede|kostet|kosta|kostar))\b"
 )
+# Only an explicit date question must be answered by a date: "hvornår" also asks "on what condition".
 _ASKS_DATE = re.compile(
-    r"\b(hvornår|når|kva tid|hvilket år|hvilket årstal|i hvilket år|kva år|hvilken dato|"
-    r"hvilket århundrede|hvilket århundre)\b"
+    _LEAD + r"(?:hvilket år|hvilket årstal|kva år|hvilken dato|kva dato|hvilket århundred?e?)\b"
 )
-_ASKS_NAME = re.compile(r"\b(hvem|kven|hvilken person|hva heter|hvad hedder|kva heiter)\b")
+_ASKS_WHEN = re.compile(_LEAD + r"(?:hvornår|når|kva tid|kor tid)\b")
+_ASKS_NAME = re.compile(_LEAD + r"(?:hvem|kven|hvilken person|hva heter|hvad hedder|kva heiter)\b")
+
 
 # Sentences an attacker writes to steer an assistant; quoting them would relay the attack.
 _INSTRUCTION = re.compile(
@@ -84,7 +89,8 @@ _INSTRUCTION = re.compile(
 _MARKUP = re.compile(r"!?\[[^\]]*\]\([^)]*\)|<\s*/?\s*[a-zA-Z][^>]*>|\[[^\]]*\]:\s*\S")
 _LEADING_JUNK = "-–—•*#> \t"
 _QUOTES = {'"': '"', "«": "»", "“": "”", "'": "'", "„": "“"}
-_TERMINAL = tuple(".!?…\"'»”)")
+# A sentence ends in . ! ? or …, perhaps inside a closing quote or bracket; "Krag (S)" does not.
+_TERMINAL = re.compile(r"[.!?…][\"'»”)]*$")
 
 
 @dataclass(frozen=True)
@@ -93,25 +99,41 @@ class Candidate:
 
     key: int
     text: str  # as it will be quoted
-    score: float  # evidence in [0, 1 + TYPE_BONUS]
-    coverage: float  # idf-weighted share of the question's content stems it contains
+    score: float  # evidence plus TYPE_BONUS when it holds what the question asks for
+    coverage: float  # evidence: idf-weighted share of the question's stems, see `score_sentences`
     order: tuple[int, int]  # (source position, sentence position), for stable ties
+    heading: bool = False  # a title line: quoted together with the sentence after it
+    typed: bool = False  # holds what the question asks for (a number, a date, a name)
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    key: int
+    text: str
+    stems: StemSet
+    order: tuple[int, int]
+    heading: bool
+
+
+_ENUMERATION = re.compile(r"^\d{1,2}[.)]\s+(?=[A-ZÆØÅ])")
 
 
 def _quotable(sentence: str) -> str:
-    """The sentence as quoted: leading dashes, bullets and an unmatched opening quote removed."""
-    text = " ".join(sentence.split()).lstrip(_LEADING_JUNK)
+    """The sentence as quoted: leading dashes, bullets, a section number and an unmatched
+    opening quote removed."""
+    text = _ENUMERATION.sub("", " ".join(sentence.split()).lstrip(_LEADING_JUNK))
     if text[:1] in _QUOTES and _QUOTES[text[0]] not in text[1:]:
         text = text[1:].lstrip()
     return text
 
 
-def _admissible(text: str) -> bool:
-    words = text.split()
-    if len(words) < MIN_WORDS:
-        return False
-    # A line without final punctuation is a title or caption fragment, not an answer.
-    if not text.endswith(_TERMINAL) and len(words) < 12:
+def _is_heading(text: str) -> bool:
+    """A line without final punctuation: a title or caption, quoted only with the next sentence."""
+    return not _TERMINAL.search(text) and len(text.split()) < 12
+
+
+def _safe(text: str) -> bool:
+    if len(text.split()) < MIN_WORDS:
         return False
     return not (_MARKUP.search(text) or _INSTRUCTION.search(normalize(text)))
 
@@ -122,79 +144,130 @@ def _asks(question: str) -> str:
         return "number"
     if _ASKS_DATE.search(q):
         return "date"
+    if _ASKS_WHEN.search(q):
+        return "when"
     if _ASKS_NAME.search(q):
         return "name"
     return ""
 
 
-def _has(kind: str, text: str) -> bool:
-    tokens = tokenize(text)
+def _has(kind: str, text: str, question: str) -> bool:
+    """Does `text` hold a `kind` the question does not already give (a year in the question or a
+    year alone does not answer "how many")?"""
+    given = set(tokenize(question))
+    tokens = [t for t in tokenize(text) if t not in given]
     if kind == "number":
-        return any(t[0].isdigit() or t in _NUMBER_WORDS for t in tokens)
-    if kind == "date":
+        return any((t[0].isdigit() and not _YEAR.match(t)) or t in _NUMBER_WORDS for t in tokens)
+    if kind in ("date", "when"):
         return any(_YEAR.match(t) or t in _MONTHS for t in tokens)
     if kind == "name":
-        words = text.split()
-        return any(w[:1].isupper() for w in words[1:])
+        own = {normalize(n) for n in names_in(question)}
+        return any(normalize(n) not in own for n in names_in(text))
     return False
+
+
+def _mentioning(names: Sequence[str], sources: Sequence[Source]) -> list[int]:
+    """Positions of the sources that mention a name of the question, in their title or text.
+
+    A chunk often lacks the article's topic name ("Velfærdens Innovationsdag") that its title
+    carries, and a Norwegian question spells a Danish name its own way ("Velferdens"), so titles
+    count and spelling is folded as in the support check.
+    """
+    return [
+        pos
+        for pos, s in enumerate(sources)
+        if any(name_found(name, set(tokenize(s.title + "\n" + s.text))) for name in names)
+    ]
 
 
 def score_sentences(question: str, sources: Sequence[Source], lang: str) -> list[Candidate]:
     """Every quotable source sentence with its evidence for the question, best first.
 
-    Only sources that contain a name of the question (when it has any) take part. Evidence is the
-    share of the question's content stems a sentence contains, each stem weighted by its idf over
-    the candidate sentences (a word every sentence shares proves little), plus TYPE_BONUS when the
-    sentence holds what the question asks for.
+    Evidence is the share of the question's content stems a sentence contains, each weighted by
+    its idf over the candidate sentences (a word every sentence shares proves little), plus
+    CONTEXT_WEIGHT times the share found only elsewhere in its passage or title (the question
+    names the topic, the sentence answers it). The score adds TYPE_BONUS when the sentence holds
+    what the question asks for. Sources that mention none of the question's names are left out
+    when others do.
     """
     query = list(dict.fromkeys(content_stems(question, lang)))
     if not query:
         return []
-    # A source that has none of the names the question asks about ("Svindal") cannot answer it.
     names = names_in(question)
     seen: set[str] = set()
-    pool: list[tuple[int, str, StemSet, tuple[int, int]]] = []
-    for s_pos, source in enumerate(sources):
-        source_tokens = set(tokenize(source.text))
-        if names and not any(name_found(name, source_tokens) for name in names):
-            continue
+    pool: list[_Sentence] = []
+    context: dict[int, StemSet] = {}
+    # Sources that mention none of the question's names ("Svindal") take part only when no
+    # source does; then the evidence alone decides (`select_sentences` refuses, see there).
+    positions = (_mentioning(names, sources) if names else []) or range(len(sources))
+    for s_pos in positions:
+        source = sources[s_pos]
+        slang = source.lang or lang
+        context[s_pos] = StemSet(content_stems(source.title + "\n" + source.text, slang), loose=True)
         for i, (start, end) in enumerate(split_sentences(source.text)):
             text = _quotable(source.text[start:end])
             key = normalize(text)
-            if key in seen or not _admissible(text):
+            if key in seen or not _safe(text):
                 continue
             seen.add(key)
-            stems = StemSet(content_stems(text, source.lang or lang))
-            pool.append((source.key, text, stems, (s_pos, i)))
+            stems = StemSet(content_stems(text, slang), loose=True)
+            pool.append(_Sentence(source.key, text, stems, (s_pos, i), _is_heading(text)))
     if not pool:
         return []
     n = len(pool)
-    df = {q: sum(1 for _, _, stems, _ in pool if q in stems) for q in query}
+    df = {q: sum(1 for s in pool if q in s.stems) for q in query}
     # Short stems ("ny", "år") say less than long ones, whatever their idf.
     idf = {q: math.log(1 + (n + 1) / (df[q] + 0.5)) * min(len(q), 6) / 6 for q in query}
     total = sum(idf.values())
     kind = _asks(question)
     candidates = []
-    for source_key, text, stems, order in pool:
-        coverage = sum(idf[q] for q in query if q in stems) / total
-        bonus = TYPE_BONUS if kind and coverage > 0 and _has(kind, text) else 0.0
-        candidates.append(Candidate(source_key, text, coverage + bonus, coverage, order))
+    for s in pool:
+        inside = sum(idf[q] for q in query if q in s.stems)
+        around = sum(idf[q] for q in query if q not in s.stems and q in context[s.order[0]])
+        coverage = (inside + CONTEXT_WEIGHT * around) / total
+        typed = bool(kind) and inside > 0 and _has(kind, s.text, question)
+        score = coverage + (TYPE_BONUS if typed else 0.0)
+        candidates.append(Candidate(s.key, s.text, score, coverage, s.order, s.heading, typed))
     candidates.sort(key=lambda c: (-c.score, c.order))
     return candidates
 
 
+def _next_sentence(ranked: Sequence[Candidate], after: Candidate) -> Candidate | None:
+    """The sentence that follows `after` in its source, if it is quotable and not a heading too."""
+    following = [
+        c for c in ranked if c.order[0] == after.order[0] and c.order[1] > after.order[1] and not c.heading
+    ]
+    return min(following, key=lambda c: c.order[1], default=None)
+
+
 def select_sentences(question: str, sources: Sequence[Source], lang: str) -> list[Candidate]:
-    """The 1-3 sentences to quote, best first; empty when the evidence is below ABSTAIN_THRESHOLD."""
-    ranked = score_sentences(question, sources, lang)
+    """The sentences to quote, in quoting order; empty when the sources do not answer.
+
+    Refuses when the best evidence is below ABSTAIN_THRESHOLD, or when the question asks for a
+    number or a date and no good sentence holds one (the passages are about the topic but do not
+    answer). A heading is quoted with the sentence after it.
+    """
+    names = names_in(question)
+    if names and not _mentioning(names, sources):
+        # The question is about someone or something no source mentions.
+        return []
+    every = score_sentences(question, sources, lang)
+    kind = _asks(question)
+    ranked = [c for c in every if c.typed] if kind in ("number", "date") else every
     if not ranked or ranked[0].coverage < ABSTAIN_THRESHOLD:
         return []
     best = ranked[0]
-    chosen = [best]
-    for cand in ranked[1:]:
-        if len(chosen) == MAX_SENTENCES or cand.score < FOLLOW_RATIO * best.score:
+    chosen: list[Candidate] = []
+    for cand in ranked:
+        if len(chosen) >= MAX_SENTENCES or cand.score < FOLLOW_RATIO * best.score:
             break
-        if cand.coverage >= ABSTAIN_THRESHOLD:
-            chosen.append(cand)
+        if cand in chosen or cand.coverage < ABSTAIN_THRESHOLD:
+            continue
+        chosen.append(cand)
+        if cand.heading and len(chosen) < MAX_SENTENCES:
+            follower = _next_sentence(every, cand)
+            if follower is not None and follower not in chosen:
+                chosen.append(follower)
     return chosen
 
 
@@ -218,4 +291,6 @@ class ExtractiveBackend:
             return
         yield phrases.lead_in + "\n\n"
         for i, cand in enumerate(chosen):
-            yield ("" if i == 0 else " ") + f"{cand.text} [{cand.key}]"
+            # A heading has no full stop, so only a line break keeps it its own sentence.
+            before = "" if i == 0 else ("\n" if chosen[i - 1].heading else " ")
+            yield before + f"{cand.text} [{cand.key}]"
