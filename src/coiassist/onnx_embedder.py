@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,10 @@ def export_onnx(model_dir: Path, target: Path) -> None:
     mask[1, 5:] = 0
     dynamic = {name: {0: "batch", 1: "seq"} for name in (*_INPUTS, "last_hidden_state")}
     try:
-        with torch.no_grad():
+        # The exporter warns about tracing details that do not apply to a fixed encoder graph;
+        # users running `coiassist index` should not see them.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             torch.onnx.export(
                 _LastHidden(transformer),
                 (ids, mask, torch.zeros_like(ids)),
