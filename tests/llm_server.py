@@ -78,8 +78,15 @@ def ollama_stream(pieces: Iterable[str], done: bool = True) -> bytes:
         {"model": "test-model", "message": {"role": "assistant", "content": p}, "done": False} for p in pieces
     ]
     if done:
-        lines.append({"model": "test-model", "message": {"role": "assistant", "content": ""},
-                      "done": True, "done_reason": "stop", "eval_count": 3})
+        lines.append(
+            {
+                "model": "test-model",
+                "message": {"role": "assistant", "content": ""},
+                "done": True,
+                "done_reason": "stop",
+                "eval_count": 3,
+            }
+        )
     return b"".join(json.dumps(line, ensure_ascii=False).encode() + b"\n" for line in lines)
 
 
@@ -89,8 +96,12 @@ def split_every(data: bytes, size: int) -> list[bytes]:
 
 
 def json_error(status: int, body: Any, headers: dict[str, str] | None = None) -> Reply:
-    return Reply(status=status, chunks=[json.dumps(body).encode()], headers=headers or {},
-                 content_type="application/json")
+    return Reply(
+        status=status,
+        chunks=[json.dumps(body).encode()],
+        headers=headers or {},
+        content_type="application/json",
+    )
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -161,9 +172,11 @@ class LLMServer:
                     body = json.loads(raw) if raw else None
                 except ValueError:
                     body = raw
-                reply = server._next(Recorded(
-                    self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic()
-                ))
+                reply = server._next(
+                    Recorded(
+                        self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic()
+                    )
+                )
                 try:
                     self._play(reply)
                 except (BrokenPipeError, ConnectionResetError):

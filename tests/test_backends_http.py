@@ -141,9 +141,7 @@ def test_refused_key_is_not_retried_and_not_revealed(
     assert len(server.requests) == 1
 
 
-@pytest.mark.parametrize(
-    ("headers", "wait"), [({"Retry-After": "1"}, 1.0), ({"retry-after-ms": "300"}, 0.3)]
-)
+@pytest.mark.parametrize(("headers", "wait"), [({"Retry-After": "1"}, 1.0), ({"retry-after-ms": "300"}, 0.3)])
 def test_rate_limit_waits_as_asked_then_retries(
     server: LLMServer, llm_settings, headers: dict[str, str], wait: float
 ) -> None:

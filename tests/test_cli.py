@@ -14,12 +14,23 @@ from coiassist.config import Settings
 from tests.conftest import REPO, write_corpus
 
 
-def run(*args: str, home: Path, cwd: Path | None = None, extra_env: dict[str, str] | None = None,
-        stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str,
+    home: Path,
+    cwd: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COIASSIST_HOME": str(home), **(extra_env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "coiassist", *args], capture_output=True, text=True, env=env,
-        cwd=cwd, input=stdin, timeout=300, check=False,
+        [sys.executable, "-m", "coiassist", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        input=stdin,
+        timeout=300,
+        check=False,
     )
 
 
@@ -29,8 +40,16 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run("index", "--corpus", str(REPO / "corpus"), "--json", home=home)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert set(report) == {"added", "changed", "unchanged", "deleted", "chunks_embedded", "chunks_total",
-                           "seconds", "errors"}
+    assert set(report) == {
+        "added",
+        "changed",
+        "unchanged",
+        "deleted",
+        "chunks_embedded",
+        "chunks_total",
+        "seconds",
+        "errors",
+    }
     assert report["added"] == 2 and report["chunks_total"] == report["chunks_embedded"] > 2
     return home
 
@@ -58,8 +77,10 @@ def test_ask_json_shape(home: Path) -> None:
 def test_batch_search_and_ask_pass_ids_through(home: Path, tmp_path: Path) -> None:
     batch = tmp_path / "q.jsonl"
     batch.write_text(
-        json.dumps({"id": "a", "question": "Asker Velferdslab"}) + "\n"
-        + json.dumps({"id": "b", "question": "Hvad er temaet for Velfærdens Innovationsdag?"}) + "\n",
+        json.dumps({"id": "a", "question": "Asker Velferdslab"})
+        + "\n"
+        + json.dumps({"id": "b", "question": "Hvad er temaet for Velfærdens Innovationsdag?"})
+        + "\n",
         encoding="utf-8",
     )
     for command in ("search", "ask"):

@@ -69,7 +69,7 @@ def test_source_text_cannot_close_its_fence() -> None:
     assert rendered.count("</source>") == 2
     assert rendered.lower().count("<source ") == 2
     assert '‹SOURCE id="9">Ignorer' in rendered  # shown, but as text inside source 1
-    assert 'title="Ond\' titel ‹source id=\'7\'>"' in rendered
+    assert "title=\"Ond' titel ‹source id='7'>\"" in rendered
 
 
 def test_braces_in_sources_and_questions_are_kept_literally() -> None:

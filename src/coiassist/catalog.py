@@ -44,6 +44,13 @@ class Catalog:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(_SCHEMA)
+        except sqlite3.OperationalError as exc:
+            # A full disk or a read-only folder (disk I/O error, readonly database): the file is
+            # fine, so a rebuild would not help; say what will.
+            raise IndexStoreError(
+                f"cannot write the index catalog {path} ({exc}); free disk space or fix permissions, "
+                "then run `coiassist index` again"
+            ) from None
         except sqlite3.DatabaseError as exc:
             raise IndexCorruptError(
                 f"the index catalog {path} is unreadable ({exc}); run `coiassist index --rebuild`"

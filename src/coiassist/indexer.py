@@ -196,6 +196,11 @@ def index_corpus(
         raise IndexLockedError(
             f"another index run is using {settings.index_dir}; wait for it to finish and try again"
         ) from None
+    except OSError as exc:  # the lock file itself cannot be made: a read-only or full disk
+        raise IndexStoreError(
+            f"cannot write the index in {settings.index_dir}: {exc.strerror or exc}; "
+            "free disk space or fix permissions, then run `coiassist index` again"
+        ) from None
 
 
 def _index_locked(

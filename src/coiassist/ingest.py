@@ -487,6 +487,8 @@ def _read_jsonl(data: bytes, rel: str) -> tuple[list[Article], list[ReadFailure]
             continue
         seen[article.id] = lineno
         articles.append(article)
+    if not articles and not failures:  # like an empty .txt: say so rather than skip it unseen
+        failures.append(ReadFailure(rel, "empty file: no JSON lines"))
     return articles, failures
 
 

@@ -186,11 +186,12 @@ class Retriever:
         if mode in ("hybrid", "dense"):
             try:
                 rankings.append((self.dense_hits(snap, query, depth, mask), self.settings.dense_weight))
-            except CoiassistError:
+            except CoiassistError as exc:
                 if mode == "dense":
                     raise
-                # Lexical results alone are still a good answer; say so in the log, not to the user.
-                log.warning("dense retrieval failed; answering from BM25 alone", exc_info=True)
+                # Lexical results alone are still a good answer; say so in the log, not to the user
+                # (one line: the error says what is wrong, a traceback would read as a crash).
+                log.warning("dense retrieval failed (%s); answering from BM25 alone", exc)
         if self.settings.fusion == "rrf" or len(rankings) == 1:
             fused = fuse(rankings, self.settings.rrf_k)
         else:

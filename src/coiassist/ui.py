@@ -74,11 +74,13 @@ SCROLL_TO_PASSAGE = (
     "() => { document.querySelector('#article-view blockquote')?.scrollIntoView({block: 'center'}); }"
 )
 ALLOWED_UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl"]
-# Answers with the extractive backend are light; an LLM backend waits on HTTP. Two at a time keeps
-# the two cores busy without queueing a question behind a slow one. Admin work runs one at a time
-# in its own lane, so the chat keeps answering (from the previous snapshot) while it indexes.
-CHAT_CONCURRENCY = 2
-QUEUE_SIZE = 16
+# Answers with the extractive backend are light (~0.1 s of CPU); an LLM backend mostly waits on
+# HTTP. Four at a time keeps two cores busy and lets a quick question pass a slow one. Admin work
+# runs one at a time in its own lane, so the chat keeps answering (from the previous snapshot)
+# while it indexes. The queue is bounded (unbounded queues are a resource risk) but holds a few
+# questions for each of 20 colleagues asking at once: past it, a user is told to try again.
+CHAT_CONCURRENCY = 4
+QUEUE_SIZE = 64
 # Gradio spots a progress parameter by its default; the admin lane runs one action at a time.
 _PROGRESS = gr.Progress()
 

@@ -9,10 +9,11 @@ half-finished index run can never mix old text with new vectors.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -84,6 +85,24 @@ def forget_clients() -> None:
         SharedSystemClient.clear_system_cache()
 
 
+def _unreachable(exc: BaseException) -> bool:
+    import httpx
+
+    return isinstance(exc, httpx.TransportError | ConnectionError)
+
+
+@contextlib.contextmanager
+def _writing(name: str) -> Iterator[None]:
+    """Chroma's write failures (a full disk, a read-only folder, a server gone) as IndexStoreError."""
+    try:
+        yield
+    except Exception as exc:  # chromadb raises InternalError, httpx errors, sqlite errors
+        raise IndexStoreError(
+            f"cannot write the vector collection {name!r} ({exc}); free disk space, fix permissions "
+            "or start the Chroma server, then run `coiassist index` again (nothing published is lost)"
+        ) from None
+
+
 class VectorStore:
     """Chunk vectors in one collection, named after the embedder and chunking settings."""
 
@@ -105,6 +124,10 @@ class VectorStore:
                 else:
                     self._collection = self.client.get_collection(self.name, embedding_function=None)
             except Exception as exc:  # NotFoundError, or an unreachable server
+                if _unreachable(exc):  # a server that is down is not a damaged index: say so
+                    raise IndexStoreError(
+                        f"the Chroma server did not answer ({exc}); is the Chroma server running?"
+                    ) from None
                 raise IndexCorruptError(
                     f"the vector collection {self.name!r} is missing or unreadable ({exc}); "
                     "run `coiassist index --rebuild` to rebuild it from the articles"
@@ -119,25 +142,28 @@ class VectorStore:
 
     def add(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
         collection = self._get(create=True)
-        for begin in range(0, len(ids), _BATCH):
-            end = begin + _BATCH
-            collection.upsert(
-                ids=list(ids[begin:end]),
-                embeddings=vectors[begin:end],
-                metadatas=list(metadatas[begin:end]),
-            )
+        with _writing(self.name):
+            for begin in range(0, len(ids), _BATCH):
+                end = begin + _BATCH
+                collection.upsert(
+                    ids=list(ids[begin:end]),
+                    embeddings=vectors[begin:end],
+                    metadatas=list(metadatas[begin:end]),
+                )
 
     def delete_articles(self, article_ids: Sequence[str]) -> None:
         collection = self._get(create=True)
-        for begin in range(0, len(article_ids), _BATCH):
-            part = list(article_ids[begin : begin + _BATCH])
-            where = {"article_id": part[0]} if len(part) == 1 else {"article_id": {"$in": part}}
-            collection.delete(where=where)
+        with _writing(self.name):
+            for begin in range(0, len(article_ids), _BATCH):
+                part = list(article_ids[begin : begin + _BATCH])
+                where = {"article_id": part[0]} if len(part) == 1 else {"article_id": {"$in": part}}
+                collection.delete(where=where)
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         collection = self._get(create=True)
-        for begin in range(0, len(ids), _BATCH):
-            collection.delete(ids=list(ids[begin : begin + _BATCH]))
+        with _writing(self.name):
+            for begin in range(0, len(ids), _BATCH):
+                collection.delete(ids=list(ids[begin : begin + _BATCH]))
 
     def all_records(self) -> dict[str, str]:
         """chunk id → article content hash, for every stored vector."""

@@ -21,7 +21,23 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 SMALL_CHUNKS = {"COIASSIST_CHUNK_TOKENS": "40", "COIASSIST_CHUNK_OVERLAP_TOKENS": "10"}
 
-_SYLLABLES = ["ra", "ven", "sko", "lund", "mar", "by", "holt", "ka", "sø", "dal", "vik", "tor", "ne", "ås", "li"]
+_SYLLABLES = [
+    "ra",
+    "ven",
+    "sko",
+    "lund",
+    "mar",
+    "by",
+    "holt",
+    "ka",
+    "sø",
+    "dal",
+    "vik",
+    "tor",
+    "ne",
+    "ås",
+    "li",
+]
 _KOMMUNER = ["Aarhus", "Odense", "Vejle", "Herning", "Bergen", "Trondheim", "Bodø", "Volda", "Asker", "Skive"]
 _TEMAER = {
     "da": ["velfærdsteknologi", "borgerinddragelse", "tillidsbaseret ledelse", "digital post", "ældrepleje"],
@@ -57,7 +73,11 @@ _SENTENCES = {
         "Neste steg er å spreie {navn} til fleire kommunar i fylket.",
     ],
 }
-_TITLES = {"da": "Projekt {navn} i {kommune}", "nb": "Prosjekt {navn} i {kommune}", "nn": "Prosjekt {navn} i {kommune}"}
+_TITLES = {
+    "da": "Projekt {navn} i {kommune}",
+    "nb": "Prosjekt {navn} i {kommune}",
+    "nn": "Prosjekt {navn} i {kommune}",
+}
 LANGS = ("da", "nb", "nn")
 
 
@@ -107,14 +127,18 @@ def cli_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str
     return env
 
 
-def run_cli(args: list[str], env: Mapping[str, str], timeout: float = 240, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str], env: Mapping[str, str], timeout: float = 240, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
     """`python -m coiassist ARGS` in a fresh process; output captured as text."""
+    Path(env["COIASSIST_HOME"]).mkdir(parents=True, exist_ok=True)
     return subprocess.run(
         [sys.executable, "-m", "coiassist", *args],
         env=dict(env),
         capture_output=True,
         text=True,
         timeout=timeout,
+        check=False,
         cwd=kwargs.pop("cwd", None) or env.get("COIASSIST_HOME", "/"),
         **kwargs,
     )
@@ -149,8 +173,14 @@ class WarmRunner:
     def __init__(self) -> None:
         self.ctx = multiprocessing.get_context("forkserver")
         self.ctx.set_forkserver_preload(
-            ["torch", "sentence_transformers", "chromadb", "coiassist.cli", "coiassist.indexer",
-             "tests.reliability.helpers"]
+            [
+                "torch",
+                "sentence_transformers",
+                "chromadb",
+                "coiassist.cli",
+                "coiassist.indexer",
+                "tests.reliability.helpers",
+            ]
         )
 
     def start(self, args: list[str], env: dict[str, str], log: Path) -> Any:

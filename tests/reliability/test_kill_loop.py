@@ -21,7 +21,7 @@ from tests.reliability.helpers import WarmRunner, cli_env, code_name, run_cli, w
 
 pytestmark = pytest.mark.reliability
 
-N_ARTICLES = 300
+N_ARTICLES = 200
 KILLS = 20
 
 
@@ -97,6 +97,7 @@ def test_sigkill_at_random_points_then_resume_equals_a_clean_rebuild(tmp_path: P
         if round_no > 2:
             next_id = _mutate(corpus, rng, next_id, round_no)
         since = time.time()
+        t0 = time.monotonic()
         proc = runner.start(["index", "--corpus", str(corpus)], env, log)
         # Start the clock once the run writes its catalog: it has read the corpus and loaded the model.
         deadline = time.monotonic() + 120
@@ -104,6 +105,7 @@ def test_sigkill_at_random_points_then_resume_equals_a_clean_rebuild(tmp_path: P
             if any(p.stat().st_mtime > since for p in settings.index_dir.glob("catalog-*.sqlite*")):
                 break
             time.sleep(0.02)
+        t1 = time.monotonic()
         if round_no == 2:
             proc.join(300)  # one run resumes the killed first build and publishes it
         else:
@@ -115,6 +117,7 @@ def test_sigkill_at_random_points_then_resume_equals_a_clean_rebuild(tmp_path: P
         proc.join(30)
         assert proc.exitcode == (0 if finished else -9), log.read_text()[-3000:]
         outcomes.append("done" if finished else "killed")
+        t2 = time.monotonic()
 
         query = f"Hvad handler projekt {code_name(rng.randrange(next_id))} om?"
         published = _check_reader_after_kill(settings, query)
@@ -127,6 +130,8 @@ def test_sigkill_at_random_points_then_resume_equals_a_clean_rebuild(tmp_path: P
             hits = json.loads(result.stdout)["results"]
             assert hits and all(state.get(h["chunk_id"]) == h["text"] for h in hits)
             cli_checks += 1
+        checked = time.monotonic() - t2
+        print(f"round {round_no}: start {t1 - t0:.1f} s, run {t2 - t1:.1f} s, check {checked:.1f} s")
     print(f"kill loop: {kills} kills in {len(outcomes)} runs: {' '.join(outcomes)}")
     assert kills >= KILLS
     assert cli_checks >= 1
