@@ -183,9 +183,7 @@ class StreamingPoster:
             if status == 429:
                 raise BackendUnavailable(f"{where} is rate limiting us (HTTP 429): {message}")
             if status == 404:
-                raise BackendUnavailable(
-                    f"{where} answered 404: {message}; check llm_base_url and llm_model"
-                )
+                raise BackendUnavailable(f"{where} answered 404: {message}; check llm_base_url and llm_model")
             if status >= 500:
                 raise BackendUnavailable(f"{where} failed (HTTP {status}): {message}")
             raise BackendResponseError(f"{where} refused the request (HTTP {status}): {message}")
