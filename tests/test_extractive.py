@@ -211,3 +211,40 @@ def test_how_many_question_is_refused_when_no_sentence_holds_a_count(backend) ->
     assert ask(backend, "Hvor mange borgere deltog i Borgerdesign?", "da", srcs) == PHRASES["da"].refusal
     answer = ask(backend, "Hvornår blev Borgerdesign igangsat?", "da", srcs)
     assert "2016" in answer and "[1]" in answer
+
+
+def test_lone_matching_sentence_is_quoted_with_the_sentence_after_it(backend) -> None:
+    text = (
+        "Indsatsen med digital post har haft en effekt på andre afdelinger i kommunen. "
+        "Borgerne behøver ikke længere at spørge pædagogen eller parkeringsvagten om hjælp. "
+        "Projektet fortsætter næste år med nye biblioteker."
+    )
+    srcs = (Source(1, "Digital post", text, "da"),)
+    answer = ask(backend, "Hvilken effekt havde indsatsen med digital post i kommunen?", "da", srcs)
+    assert "effekt på andre afdelinger i kommunen. [1]" in answer
+    assert "spørge pædagogen eller parkeringsvagten om hjælp. [1]" in answer
+    assert "næste år" not in answer  # only the next sentence, not the rest of the passage
+    assert all(c.supported for c in check_answer(answer, {1: text}, "da"))
+
+
+def test_price_question_needs_an_amount_of_money_not_just_a_number(backend) -> None:
+    srcs = (
+        Source(1, "a", "På Velfærdens Innovationsdag kunne deltagerne besøge fem løsningsgallerier.", "da"),
+        Source(2, "b", "Deltagerne på Velfærdens Innovationsdag mødtes i Øksnehallen i København.", "da"),
+    )
+    question = "Hvad kostede det at deltage i Velfærdens Innovationsdag?"
+    assert ask(backend, question, "da", srcs) == PHRASES["da"].refusal
+    priced = (*srcs, Source(3, "c", "Det kostede 450 kr. at deltage i Velfærdens Innovationsdag.", "da"))
+    answer = ask(backend, question, "da", priced)
+    assert "450 kr." in answer and "[3]" in answer
+
+
+def test_question_whose_words_the_sources_mostly_lack_is_refused(backend) -> None:
+    srcs = (
+        Source(1, "Nærhed", "Ministeren talte i Øksnehallen om nærhed mellem borgere og kommuner.", "da"),
+        Source(2, "Tillid", "Kommunerne arbejder med tillid og nærhed i velfærden.", "da"),
+    )
+    asked = "Hvilke vaccinationer mod mæslinger og skoldkopper anbefalede ministeren i Øksnehallen?"
+    assert ask(backend, asked, "da", srcs) == PHRASES["da"].refusal
+    answer = ask(backend, "Hvad talte ministeren om i Øksnehallen?", "da", srcs)
+    assert "om nærhed mellem borgere og kommuner. [1]" in answer
