@@ -20,7 +20,7 @@ from coiassist.citations import (
     support_span,
 )
 from coiassist.errors import ConfigError
-from coiassist.phrases import PHRASES, is_frame_phrase, phrase
+from coiassist.phrases import PHRASES, is_frame_phrase, phrases_for
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 ARTICLE = (CORPUS / "000_74ad8f97b165a93f.txt").read_text(encoding="utf-8")
@@ -208,8 +208,7 @@ def test_check_answer_never_fails_and_support_is_a_share(answer: str, passage: s
         apply_policy(answer, checks, policy)
 
 
-def test_phrases_are_looked_up_by_name_and_language() -> None:
-    assert phrase("sources", "nn") == "Kjelder"
-    assert phrase("refusal", "no") == PHRASES["nb"].refusal
-    with pytest.raises(ValueError, match="lead_in"):
-        phrase("greeting", "da")
+def test_phrases_follow_the_language() -> None:
+    assert phrases_for("nn").sources == "Kjelder"
+    assert phrases_for("no").refusal == PHRASES["nb"].refusal
+    assert phrases_for("sv") == PHRASES["da"]

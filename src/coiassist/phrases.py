@@ -64,16 +64,6 @@ def phrases_for(lang: str) -> Phrases:
     return PHRASES.get(lang, PHRASES["da"])
 
 
-def phrase(name: str, lang: str) -> str:
-    """One phrase by field name ("lead_in", "refusal", "sources", ...) in `lang`."""
-    if name not in _NAMES:
-        raise ValueError(f"unknown phrase {name!r}; known: {', '.join(sorted(_NAMES))}")
-    return str(getattr(phrases_for(lang), name))
-
-
-_NAMES = frozenset(f.name for f in fields(Phrases))
-
-
 def _key(text: str) -> str:
     return " ".join(normalize(text).split())
 
