@@ -190,3 +190,13 @@ def test_backend_down_without_fallback_is_an_error(settings: Settings, llm: LLMS
     assistant = Assistant(_llm_settings(settings, llm, fallback_to_extractive=False))
     with pytest.raises(BackendUnavailable):
         assistant.ask("Hvor mange deltog i Velfærdens Innovationsdag?")
+
+
+@pytest.mark.parametrize(
+    ("question", "lang"),
+    [("Hvad er Utenfor-regnskapet?", "da"), ("Hva er Velfærdens Innovationsdag?", "nb")],
+)
+def test_short_question_about_a_foreign_name_keeps_its_own_language(
+    assistant: Assistant, question: str, lang: str
+) -> None:
+    assert assistant.language_of(question, (), None) == lang

@@ -18,7 +18,7 @@ from coiassist.backends.base import Backend, GenerationRequest, Source
 from coiassist.backends.registry import create_backend
 from coiassist.config import Settings
 from coiassist.errors import BackendError, QuestionError
-from coiassist.language import detect_language, detect_question_language
+from coiassist.language import detect_language, detect_question_language, language_posterior
 from coiassist.models import Answer, Citation, Passage
 from coiassist.phrases import phrases_for
 from coiassist.retrieval import Retriever, SearchFilters, open_retriever
@@ -86,7 +86,14 @@ class Assistant:
             return forced
         previous_turn = conversation.last_user_turn(history)
         previous = detect_language(previous_turn, self.settings.default_language) if previous_turn else None
-        return detect_question_language(_without_names(question), previous, self.settings.default_language)
+        # Judge by the question's own words, without its names, when there are enough of them or
+        # they are clear on their own ("Hvad er …" is Danish whatever name follows).
+        own_words = _without_names(question)
+        posterior = language_posterior(own_words) if own_words else None
+        enough = len(own_words.split()) >= _MIN_OWN_WORDS
+        clear = posterior is not None and max(posterior.values()) >= _CLEAR
+        text = own_words if enough or clear else question
+        return detect_question_language(text, previous, self.settings.default_language)
 
     def standalone_query(self, question: str, history: History, lang: str, backend: Backend) -> str:
         """The question rewritten to stand alone when it leans on the conversation."""
@@ -246,8 +253,10 @@ class Assistant:
         )
 
 
-# Fewer words than this left without the names: judge the whole question instead.
-_MIN_WORDS_WITHOUT_NAMES = 3
+# Question words left without the names that are enough to judge the language by, and a
+# posterior on fewer words that is clear enough all the same.
+_MIN_OWN_WORDS = 3
+_CLEAR = 0.6  # as confident as language.detect_question_language asks a question to be
 
 
 def _without_names(question: str) -> str:
@@ -255,7 +264,7 @@ def _without_names(question: str) -> str:
     the Danish name, which would otherwise pull the detected language towards Danish."""
     names = set(citations.names_in(question))
     words = [w for w in question.split() if w.strip(".,;:!?«»\"'()") not in names]
-    return " ".join(words) if len(words) >= _MIN_WORDS_WITHOUT_NAMES else question
+    return " ".join(words)
 
 
 def _ms(since: float) -> float:
