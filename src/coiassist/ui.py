@@ -776,4 +776,7 @@ def serve(settings: Settings) -> None:
         app.assistant.retriever.embedder.embed_query("velfærd")
     except IndexEmptyError:
         log.warning("nothing is indexed yet; the chat will say how to index")
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    # Gradio runs quiet (its banner mentions share links we never use); say where the chat is.
+    print(f"coiassist: the chat is on http://{host}:{settings.port} (Ctrl+C stops it)", flush=True)
     demo.launch(**launch_options(settings))
