@@ -32,6 +32,7 @@ from coiassist.errors import (
     AuthError,
     BackendError,
     CoiassistError,
+    ConfigError,
     IndexCorruptError,
     IndexEmptyError,
     IndexLockedError,
@@ -778,5 +779,11 @@ def serve(settings: Settings) -> None:
         log.warning("nothing is indexed yet; the chat will say how to index")
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     # Gradio runs quiet (its banner mentions share links we never use); say where the chat is.
+    try:
+        demo.launch(**launch_options(settings), prevent_thread_lock=True)
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        raise ConfigError(
+            f"cannot serve on {host}:{settings.port} ({exc}); choose another --port or --host"
+        ) from None
     print(f"coiassist: the chat is on http://{host}:{settings.port} (Ctrl+C stops it)", flush=True)
-    demo.launch(**launch_options(settings))
+    demo.block_thread()
