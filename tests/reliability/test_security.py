@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from coiassist import admin, ui
+from coiassist import admin, ui, ui_render
 from coiassist.assistant import Assistant
 from coiassist.backends.base import Source
 from coiassist.config import Settings, load_settings
@@ -74,7 +74,7 @@ def test_extractive_answer_does_not_carry_an_articles_payload(poisoned: Settings
         assert "evil.example" not in text and "![" not in text and "](" not in text
         assert "<img" not in text and "onerror" not in text
     assert "Regler" not in answer.answer and "=== user ===" not in answer.answer  # no prompt shown
-    assert "evil.example" not in ui.answer_markdown(answer.answer)
+    assert "evil.example" not in ui_render.answer_markdown(answer.answer)
 
 
 def test_llm_prompt_fences_article_text_as_data() -> None:
