@@ -203,3 +203,22 @@ def timed(figures: dict[str, float], name: str) -> Iterator[None]:
     started = time.monotonic()
     yield
     figures[name] = round(time.monotonic() - started, 2)
+
+
+def wait_for_http(
+    url: str, server: subprocess.Popen[Any], log: Path | None = None, timeout: float = 180
+) -> None:
+    """Until `url` answers 200; fails (showing the server's `log`) when it exits or time runs out."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert server.poll() is None and time.monotonic() < deadline, (
+            log.read_text() if log else "the server did not start"
+        )
+        time.sleep(0.5)

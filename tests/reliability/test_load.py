@@ -13,14 +13,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from gradio_client import Client
 
 from coiassist.config import load_settings
 from coiassist.indexer import index_corpus
 from coiassist.vectors import forget_clients
-from tests.reliability.helpers import cli_env, code_name, write_articles
+from tests.reliability.helpers import cli_env, code_name, wait_for_http, write_articles
 
 pytestmark = pytest.mark.reliability
 
@@ -74,15 +73,7 @@ def test_twenty_users_for_a_minute_during_a_reindex(tmp_path: Path) -> None:
     rss: list[tuple[float, float]] = []
     lock = threading.Lock()
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-            time.sleep(0.5)
+        wait_for_http(url, server, tmp_path / "serve.log")
 
         start = time.monotonic()
         stop_at = start + SECONDS

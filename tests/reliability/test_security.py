@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from coiassist import admin, ui, ui_render
@@ -24,7 +23,14 @@ from coiassist.errors import AuthError
 from coiassist.indexer import index_corpus
 from coiassist.prompts import render_answer_messages
 from coiassist.vectors import forget_clients
-from tests.reliability.helpers import REPO, assert_one_line_error, cli_env, code_name, write_articles
+from tests.reliability.helpers import (
+    REPO,
+    assert_one_line_error,
+    cli_env,
+    code_name,
+    wait_for_http,
+    write_articles,
+)
 
 pytestmark = pytest.mark.reliability
 
@@ -265,15 +271,7 @@ def test_index_ask_and_serve_make_no_outbound_connection(
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.5)
+        wait_for_http(url, server)
         from gradio_client import Client
 
         client = Client(url, verbose=False)
