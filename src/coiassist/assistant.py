@@ -221,10 +221,14 @@ class Assistant:
                 phrases.dropped if self.settings.unsupported_sentences == "drop" else phrases.flagged
             )
         cited: list[Citation] = []
-        used = {k for sentence, keys in citations.parse_markers(kept) for k in keys}
-        for key in sorted(used & by_key.keys()):
+        # The first sentence that cites each key is the one its highlight supports.
+        first_citing: dict[int, str] = {}
+        for sentence, keys in citations.parse_markers(kept):
+            for key in keys:
+                first_citing.setdefault(key, sentence)
+        for key in sorted(first_citing.keys() & by_key.keys()):
             passage = by_key[key]
-            sentence = next((s for s, keys in citations.parse_markers(kept) if key in keys), "")
+            sentence = first_citing[key]
             span = citations.support_span(sentence, passage.text, lang) if sentence else None
             cited.append(
                 Citation(
