@@ -22,6 +22,7 @@ Deterministic (fixed seed); the cache only saves the ~30 s of chunking and index
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import pickle
 import random
@@ -164,7 +165,7 @@ def main() -> None:
             args.cache.write_bytes(pickle.dumps((rows, cases)))
     for assignment in args.set:
         name, value = assignment.split("=", 1)
-        setattr(extractive, name, type(getattr(extractive, name))(value))
+        setattr(extractive, name, ast.literal_eval(value))
     for lang, figures in evaluate(chunks, cases).items():
         print(lang, json.dumps(figures))
 

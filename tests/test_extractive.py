@@ -248,3 +248,48 @@ def test_question_whose_words_the_sources_mostly_lack_is_refused(backend) -> Non
     assert ask(backend, asked, "da", srcs) == PHRASES["da"].refusal
     answer = ask(backend, "Hvad talte ministeren om i Øksnehallen?", "da", srcs)
     assert "om nærhed mellem borgere og kommuner. [1]" in answer
+
+
+def test_question_about_an_office_no_source_mentions_is_refused(backend, danish) -> None:
+    asked = "Hvad sagde statsministeren på Velfærdens Innovationsdag?"
+    assert ask(backend, asked, "da", danish) == PHRASES["da"].refusal
+    # The same office, mentioned in a source, is answered from it.
+    speech = Source(
+        9, "Talen", "Statsministeren sagde på Velfærdens Innovationsdag, at nærhed er vejen frem.", "da"
+    )
+    answer = ask(backend, asked, "da", (*danish, speech))
+    assert "at nærhed er vejen frem. [9]" in answer
+
+
+def test_which_mayor_is_a_question_for_a_name(backend) -> None:
+    srcs = (
+        Source(1, "Temaspor", "Til sidst deltog borgmesteren også i åbningsinterviewet.", "da"),
+        Source(2, "Temaspor", "Borgmester Carsten Rasmussen fra Lejre deltog i åbningsinterviewet.", "da"),
+    )
+    answer = ask(backend, "Hvilken borgmester deltog i åbningsinterviewet i temasporet?", "da", srcs)
+    # Both share the same words of the question; the one that names the mayor comes first.
+    assert parse_markers(answer)[1] == (
+        "Borgmester Carsten Rasmussen fra Lejre deltog i åbningsinterviewet.",
+        (2,),
+    )
+
+
+def test_chunks_of_an_article_that_mentions_the_name_are_kept(backend) -> None:
+    # Only the first chunk of the article names COI; the answer is in its second chunk.
+    srcs = (
+        Source(1, "Innovationsdagen", "COI holdt et temaspor om politikere på dagen.", "da"),
+        Source(2, "Innovationsdagen", "Borgmester Carsten Rasmussen fra Lejre åbnede temasporet.", "da"),
+        Source(3, "Noget andet", "Borgmesteren i Aarhus talte om budgettet og temasporet.", "da"),
+    )
+    answer = ask(backend, "Hvilken borgmester åbnede COI's temaspor?", "da", srcs)
+    assert "Carsten Rasmussen" in answer and "[2]" in answer
+    assert "Aarhus" not in answer
+
+
+def test_photo_caption_loses_to_a_sentence_of_the_text(backend) -> None:
+    srcs = (
+        Source(1, "Dagen", "Foto: Deltagerne samlet i Øksnehallen til årets tema om nærhed.", "da"),
+        Source(2, "Dagen", "Årets tema var nærhed mellem borger og kommune i Øksnehallen.", "da"),
+    )
+    answer = ask(backend, "Hvad var årets tema i Øksnehallen?", "da", srcs)
+    assert parse_markers(answer)[1][1] == (2,)

@@ -27,19 +27,20 @@ from coiassist.sentences import split_sentences
 # `bench/calibrate_extractive.py` on NorQuAD dev (389 nb) and SQuAD-da dev (500 da), ~700-character
 # chunks: answerable = the answer's chunk plus the 4 best other BM25 chunks; "random" = 5 random
 # chunks of other articles; "related" = the 5 best BM25 chunks of other articles. With every rule
-# of this module at 0.2: refusal precision/recall 0.99/0.99 (nb) and 0.93/0.98 (da) against random
-# sources, 0.98/0.50 (nb) and 0.85/0.40 (da) against related ones; 1.3% (nb) and 7.2% (da) of
-# answerable questions refused; the answer string is in 79% (nb) and 76% (da) of all answers
-# (77% and 75% before a lone sentence was quoted with the one after it).
+# of this module at 0.15: refusal precision/recall 0.98/0.98 (nb) and 0.94/0.98 (da) against random
+# sources, 0.96/0.48 (nb) and 0.86/0.36 (da) against related ones; 2.1% (nb) and 6.0% (da) of
+# answerable questions refused; the answer string is in 80% (nb) and 77% (da) of all answers.
+# At 0.2 the related recall was 0.54/0.44 but 78%/75% contained the answer, and 9 of the 48
+# answerable hand-written questions, paraphrases sharing few words with the articles, were refused
+# (5 at 0.15); at 0.1 random sources are refused only 0.93/0.91 of the time.
 # Lexical evidence cannot tell "about the same thing" from "answers it": related-sounding sources
-# are mostly caught only by the type and name rules in `select_sentences`.
-ABSTAIN_THRESHOLD = 0.2
+# are mostly caught only by the type, name and office rules in `select_sentences`.
+ABSTAIN_THRESHOLD = 0.15
 
 # Refuse when more than this share of the question's words (weighted as in `score_sentences`)
-# occurs in no source at all. On the dev sets (see ABSTAIN_THRESHOLD) it raises refusal recall
-# against random sources 0.95 -> 0.98 (da) and 0.96 -> 0.99 (nb), against related ones 0.39 -> 0.40
-# and 0.50 -> 0.50, and refuses 0.2% more answerable da questions; 0.5 would catch more but
-# refuses paraphrased questions (the hand-written set), whose words the articles do not share.
+# occurs in no source at all: most of what is asked about is not in the articles. On the dev sets
+# it raised refusal recall against random sources 0.95 -> 0.98 (da) and 0.96 -> 0.99 (nb); 0.5
+# would catch more but refuses paraphrased questions, whose words the articles do not share.
 UNKNOWN_MAX = 0.6
 
 MAX_SENTENCES = 3
@@ -50,6 +51,15 @@ FOLLOW_RATIO = 0.8
 # How much a sentence that holds what the question asks for (a number, a name, a date) gains.
 TYPE_BONUS = 0.15
 MIN_WORDS = 4
+# The question's names (its subject: "Velfærdens Innovationsdag") weigh this much against its
+# other words (what it asks about the subject), which decide between sentences on the subject.
+NAME_WEIGHT = 0.5
+# A photo or video caption ("Foto: ...") describes a picture; it answers less often than its
+# words suggest, so its evidence counts this much.
+CAPTION_WEIGHT = 0.5
+_CAPTION = re.compile(
+    r"^(?:foto|fotos|video|billede|billeder|bilde|bilder|illustration|grafik|kilde)\s*:", re.IGNORECASE
+)
 
 
 def _words(text: str) -> frozenset[str]:
@@ -88,6 +98,13 @@ _ASKS_DATE = re.compile(
 )
 _ASKS_WHEN = re.compile(_LEAD + r"(?:hvornår|når|kva tid|kor tid)\b")
 _ASKS_NAME = re.compile(_LEAD + r"(?:hvem|kven|hvilken person|hva heter|hvad hedder|kva heiter)\b")
+# Offices: a question about "statsministeren" or "ordføraren" is about a person, like a name, and
+# the sources must mention the office for an answer (stems, so every inflection and da/nb/nn form).
+_OFFICES = _words(
+    "statsminister minister borgmester ordfører ordførar rådmand rådmann formand formann "
+    "direktør kommunaldirektør fylkesordfører regionsformand præsident president rektor biskop "
+    "dronning konge kronprins ombudsmand ombudsmann sjef chef"
+)
 
 
 # Sentences an attacker writes to steer an assistant; quoting them would relay the attack.
@@ -164,9 +181,17 @@ def _asks(question: str) -> str:
         return "date"
     if _ASKS_WHEN.search(q):
         return "when"
-    if _ASKS_NAME.search(q):
+    if _ASKS_NAME.search(q) or _asks_office(question):
         return "name"
     return ""
+
+
+def _asks_office(question: str) -> bool:
+    """ "Hvilken borgmester ...?" asks for a person, as "hvem" does."""
+    words = tokenize(question)
+    if len(words) < 2 or words[0] not in ("hvilken", "hvilket", "kva", "kven", "hvilke"):
+        return False
+    return any(words[1] == office or words[1].startswith(office) for office in _OFFICES)
 
 
 def _has(kind: str, text: str, question: str) -> bool:
@@ -193,11 +218,13 @@ def _mentioning(names: Sequence[str], sources: Sequence[Source]) -> list[int]:
     carries, and a Norwegian question spells a Danish name its own way ("Velferdens"), so titles
     count and spelling is folded as in the support check.
     """
-    return [
-        pos
-        for pos, s in enumerate(sources)
-        if any(name_found(name, set(tokenize(s.title + "\n" + s.text))) for name in names)
+    mention = [
+        any(name_found(name, set(tokenize(s.title + "\n" + s.text))) for name in names) for s in sources
     ]
+    # The other chunks of an article that mentions the name are about it too ("the mayor" of a
+    # chunk about "COI's track" is in the next chunk of the same article).
+    titles = {s.title for s, hit in zip(sources, mention, strict=True) if hit and s.title}
+    return [pos for pos, s in enumerate(sources) if mention[pos] or s.title in titles]
 
 
 def score_sentences(question: str, sources: Sequence[Source], lang: str) -> list[Candidate]:
@@ -206,9 +233,10 @@ def score_sentences(question: str, sources: Sequence[Source], lang: str) -> list
     Evidence is the share of the question's content stems a sentence contains, each weighted by
     its idf over the candidate sentences (a word every sentence shares proves little), plus
     CONTEXT_WEIGHT times the share found only elsewhere in its passage or title (the question
-    names the topic, the sentence answers it). The score adds TYPE_BONUS when the sentence holds
-    what the question asks for. Sources that mention none of the question's names are left out
-    when others do.
+    names the topic, the sentence answers it). The question's names weigh NAME_WEIGHT against its
+    other words, and a photo caption's evidence counts CAPTION_WEIGHT. The score adds TYPE_BONUS
+    when the sentence holds what the question asks for. Sources that mention none of the question's
+    names are left out when others do.
     """
     query = list(dict.fromkeys(content_stems(question, lang)))
     if not query:
@@ -240,11 +268,19 @@ def score_sentences(question: str, sources: Sequence[Source], lang: str) -> list
     idf = {q: math.log(1 + (n + 1) / (df[q] + 0.5)) * min(len(q), 6) / 6 for q in query}
     total = sum(idf.values())
     kind = _asks(question)
+    named = set(content_stems(" ".join(names), lang))
+    own = [q for q in query if q not in named]
+    if own:
+        # The names say what the question is about, the other words what it asks about it.
+        idf = {q: w * (NAME_WEIGHT if q in named else 1.0) for q, w in idf.items()}
+        total = sum(idf.values())
     candidates = []
     for s in pool:
         inside = sum(idf[q] for q in query if q in s.stems)
         around = sum(idf[q] for q in query if q not in s.stems and q in context[s.order[0]])
         coverage = (inside + CONTEXT_WEIGHT * around) / total
+        if _CAPTION.match(s.text):
+            coverage *= CAPTION_WEIGHT
         typed = bool(kind) and inside > 0 and _has(kind, s.text, question)
         score = coverage + (TYPE_BONUS if typed else 0.0)
         candidates.append(Candidate(s.key, s.text, score, coverage, s.order, s.heading, typed))
@@ -272,10 +308,23 @@ def _unknown_share(question: str, sources: Sequence[Source], lang: str) -> float
     return sum(w for q, w in weight.items() if q not in known) / sum(weight.values())
 
 
+def _unmentioned_office(question: str, sources: Sequence[Source], lang: str) -> bool:
+    """Does the question name an office ("statsministeren") that no source mentions?"""
+    offices = set(content_stems(" ".join(_OFFICES), lang))
+    asked = [q for q in content_stems(question, lang) if any(q == o or q.endswith(o) for o in offices)]
+    if not asked:
+        return False
+    known = StemSet(
+        [t for s in sources for t in content_stems(s.title + "\n" + s.text, s.lang or lang)], loose=True
+    )
+    return any(q not in known for q in asked)
+
+
 def select_sentences(question: str, sources: Sequence[Source], lang: str) -> list[Candidate]:
     """The sentences to quote, in quoting order; empty when the sources do not answer.
 
-    Refuses when most of the question's words occur in no source (UNKNOWN_MAX), when the best
+    Refuses when the question names someone, something or an office no source mentions, when most
+    of the question's words occur in no source (UNKNOWN_MAX), when the best
     evidence is below ABSTAIN_THRESHOLD, or when the question asks for a
     number, a price or a date and no good sentence holds one (the passages are about the topic but
     do not answer). A heading is quoted with the sentence after it, and so is a sentence quoted alone.
@@ -283,6 +332,9 @@ def select_sentences(question: str, sources: Sequence[Source], lang: str) -> lis
     names = names_in(question)
     if names and not _mentioning(names, sources):
         # The question is about someone or something no source mentions.
+        return []
+    if _unmentioned_office(question, sources, lang):
+        # About "statsministeren", whom no source mentions.
         return []
     if _unknown_share(question, sources, lang) > UNKNOWN_MAX:
         return []
