@@ -16,7 +16,7 @@ import httpx
 import pytest
 from gradio_client import Client, handle_file
 
-from coiassist import admin
+from coiassist import admin, ui
 from coiassist.assistant import Assistant, History
 from coiassist.config import Settings, load_settings
 from coiassist.embeddings import Embedder
@@ -83,7 +83,21 @@ def ask(app: ChatApp, question: str, turns: list[Any] | None = None, lang: str =
 # ---------------------------------------------------------------- chat, in process
 
 
-def test_answer_streams_then_ends_with_markers_and_a_sources_block(app: ChatApp) -> None:
+def test_partial_answers_are_sent_at_most_every_interval(
+    app: ChatApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ui, "STREAM_INTERVAL_S", 60.0)
+    outputs = ask(app, DANISH_QUESTION)
+    # the question shown at once, then only the checked answer: no partial text within a minute
+    assert len(outputs) == 2
+    assert outputs[0][0][-1]["content"] == ""
+    assert "500" in outputs[1][0][1]["content"]
+
+
+def test_answer_streams_then_ends_with_markers_and_a_sources_block(
+    app: ChatApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ui, "STREAM_INTERVAL_S", 0.0)  # every partial text, however quick
     outputs = ask(app, DANISH_QUESTION)
     assert len(outputs) >= 3  # the question shown at once, partial text, the checked answer
     partial = [o[0][-1]["content"] for o in outputs[1:-1]]

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,10 @@ ALLOWED_UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".j
 # questions for each of 20 colleagues asking at once: past it, a user is told to try again.
 CHAT_CONCURRENCY = 4
 QUEUE_SIZE = 64
+# Partial answers are sent at most this often: every update re-sends the whole conversation, so
+# sending each LLM token (or each quoted sentence, ~10 ms apart) would spend the two cores on
+# serialising chat history instead of answering. A person cannot read faster than this anyway.
+STREAM_INTERVAL_S = 0.15
 # Gradio spots a progress parameter by its default; the admin lane runs one action at a time.
 _PROGRESS = gr.Progress()
 
@@ -158,11 +163,13 @@ class ChatApp:
         ]
         forced = None if answer_lang in ("", "auto") else answer_lang
         final: Answer | None = None
+        sent = time.monotonic()
         try:
             for item in self.assistant.stream(question, history, language=forced):
                 if isinstance(item, Answer):
                     final = item
-                else:
+                elif time.monotonic() - sent >= STREAM_INTERVAL_S:
+                    sent = time.monotonic()
                     reply = {"role": "assistant", "content": answer_markdown(item)}
                     yield [*shown, user_msg, reply], turns, "", t.thinking, gr.update()
         except CoiassistError as exc:
