@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import struct
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -33,6 +34,35 @@ def _chroma_settings(threads: int) -> Any:
     from chromadb.config import Settings as ChromaSettings
 
     return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+def check_hnsw_files(chroma_dir: Path) -> None:
+    """Refuse a local Chroma folder whose vector files are shorter than their header says.
+
+    hnswlib reads a truncated `data_level0.bin` (a copy cut short, a damaged disk) without
+    complaint: dense search then returns unrelated chunks, or the process crashes. Each segment's
+    `header.bin` (chroma-hnswlib's persistent format 1: int32 version, then size_t offset_level0,
+    max_elements, cur_element_count and size_data_per_element) says how long its files must at
+    least be. Other format versions are not checked. Segments Chroma has not written to disk yet
+    (under ~1,000 vectors) have no header.
+    """
+    for header in sorted(chroma_dir.glob("*/header.bin")):
+        raw = header.read_bytes()
+        if len(raw) >= 4 and struct.unpack_from("<i", raw)[0] != 1:
+            continue
+        short = len(raw) < 36
+        if not short:
+            count, per_element = struct.unpack_from("<2Q", raw, 20)
+            needed = {"data_level0.bin": count * per_element, "length.bin": 4 * count}
+            short = any(
+                not (header.parent / name).is_file() or (header.parent / name).stat().st_size < size
+                for name, size in needed.items()
+            )
+        if short:
+            raise IndexCorruptError(
+                f"the vector index in {header.parent} is damaged (its files are shorter than its "
+                "header says); run `coiassist index --rebuild` to rebuild it from the articles"
+            )
 
 
 def open_client(home: Path, chroma_url: str, threads: int = 2) -> Any:
@@ -58,8 +88,9 @@ def open_client(home: Path, chroma_url: str, threads: int = 2) -> Any:
             else:
                 path = home / "index" / "chroma"
                 path.mkdir(parents=True, exist_ok=True)
+                check_hnsw_files(path)
                 client = chromadb.PersistentClient(path=str(path), settings=_chroma_settings(threads))
-        except ConfigError:
+        except (ConfigError, IndexCorruptError):
             raise
         except Exception as exc:  # chromadb raises many types (ValueError, httpx, Rust panics)
             where = chroma_url or str(home / "index" / "chroma")

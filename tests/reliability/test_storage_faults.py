@@ -132,6 +132,33 @@ def test_damage_is_reported_never_served_and_rebuild_repairs_it(
     assert Retriever(settings).search(QUERY, k=3, mode="dense")
 
 
+def test_truncated_vector_file_is_refused_and_rebuild_repairs_it(tmp_path: Path) -> None:
+    # Enough chunks (~1,150) that Chroma writes vectors into its HNSW files (it does every 1,000).
+    corpus = tmp_path / "corpus"
+    write_articles(corpus, range(240))
+    settings = _settings(tmp_path / "home", corpus)
+    index_corpus(settings, corpus)
+    forget_clients()
+    headers = list((settings.index_dir / "chroma").glob("*/header.bin"))
+    assert headers, "Chroma wrote no vector files; the truncation check would have nothing to read"
+    data = headers[0].with_name("data_level0.bin")
+    with data.open("r+b") as f:
+        f.truncate(data.stat().st_size // 2)
+
+    retriever = Retriever(settings)
+    assert retriever.search(QUERY, k=3)  # hybrid answers from BM25 alone
+    with pytest.raises(IndexCorruptError, match="coiassist index --rebuild"):
+        retriever.search(QUERY, k=3, mode="dense")
+    with pytest.raises(IndexCorruptError, match="coiassist index --rebuild"):
+        index_corpus(settings, corpus)  # a plain run does not write into a damaged index
+    index_corpus(settings, corpus, rebuild=True)
+    forget_clients()
+    state = index_state(settings)
+    assert_consistent(state)
+    assert len(state.chunks) > 1000
+    assert Retriever(settings).search(QUERY, k=3, mode="dense")
+
+
 def test_cli_names_the_damage_and_its_cure_then_rebuilds(
     built: tuple[Path, Path, IndexState], tmp_path: Path
 ) -> None:
