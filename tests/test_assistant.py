@@ -200,3 +200,28 @@ def test_short_question_about_a_foreign_name_keeps_its_own_language(
     assistant: Assistant, question: str, lang: str
 ) -> None:
     assert assistant.language_of(question, (), None) == lang
+
+
+def test_quote_goes_on_into_the_next_chunk_when_its_sentence_ends_one(assistant: Assistant) -> None:
+    question = (
+        "Hvad er risikoen, hvis opgaverne i syntesen deles ud på hver sin organisation uden "
+        "indbyrdes sammenhæng?"
+    )
+    answer = assistant.ask(question)
+    assert "fire siloer" in answer.answer
+    assert all(check.supported for check in answer.checks)
+    first, then = answer.citations[0], answer.citations[-1]
+    # the answer sentence opens the chunk after the one the question matched
+    assert then.article_id == first.article_id
+    assert then.chunk_id == f"{first.article_id}:{int(first.chunk_id.split(':')[1]) + 1}"
+    assert "fire siloer" in then.text[then.support_start : then.support_end]
+
+
+def test_following_chunks_are_the_next_in_each_article_not_already_given(assistant: Assistant) -> None:
+    retriever = assistant.retriever
+    passages = retriever.search("politikernes rolle i offentlig innovation", k=4)
+    count = {aid: len(found[1]) for aid in (DANISH, NORWEGIAN) if (found := retriever.article(aid))}
+    expected = {f"{p.article_id}:{p.ordinal + 1}" for p in passages if p.ordinal + 1 < count[p.article_id]}
+    after = [p.chunk_id for p in retriever.following(passages)]
+    assert sorted(after) == sorted(expected - {p.chunk_id for p in passages})
+    assert all(p.text for p in retriever.following(passages))

@@ -149,12 +149,15 @@ class Assistant:
             yield dataclasses.replace(base, answer=phrases.no_sources, timings_ms=timings)
             return
 
-        sources = [Source(key=i, title=p.title, text=p.text, lang=p.lang) for i, p in enumerate(passages, 1)]
         notes: list[str] = []
         step = time.perf_counter()
         raw = ""
+        retrieved = len(passages)
         try:
-            for piece in self._generate(chosen, text, query, lang, sources, history):
+            if chosen.name == "extractive":
+                # It may quote on into the next chunk; an LLM sees the retrieved passages only.
+                passages = passages + self.retriever.following(passages)
+            for piece in self._generate(chosen, text, query, lang, _sources(passages, retrieved), history):
                 raw += piece
                 yield strip_markup(raw)
         except BackendError as exc:
@@ -163,8 +166,9 @@ class Assistant:
             log.warning("backend %s failed: %s", chosen.name, exc)
             notes.append(f"{phrases.fallback} ({exc})")
             chosen = self.backend("extractive")
+            passages = passages + self.retriever.following(passages)
             raw = ""
-            for piece in self._generate(chosen, text, query, lang, sources, history):
+            for piece in self._generate(chosen, text, query, lang, _sources(passages, retrieved), history):
                 raw += piece
                 yield strip_markup(raw)
         timings["generate"] = _ms(step)
@@ -261,6 +265,22 @@ class Assistant:
 # posterior on fewer words that is clear enough all the same.
 _MIN_OWN_WORDS = 3
 _CLEAR = 0.6  # as confident as language.detect_question_language asks a question to be
+
+
+def _sources(passages: Sequence[Passage], retrieved: int) -> list[Source]:
+    """The passages numbered for the backend. Those after the first `retrieved` are the chunks
+    that follow a retrieved one in its article (`Retriever.following`): they say which one they
+    continue and carry only their text after its end (chunks overlap)."""
+    by_id = {p.chunk_id: (key, p) for key, p in enumerate(passages, 1)}
+    sources = []
+    for key, p in enumerate(passages, 1):
+        before = by_id.get(f"{p.article_id}:{p.ordinal - 1}") if key > retrieved else None
+        if before is None:
+            sources.append(Source(key=key, title=p.title, text=p.text, lang=p.lang))
+            continue
+        rest = p.text[max(0, before[1].end - p.start) :]
+        sources.append(Source(key=key, title=p.title, text=rest, lang=p.lang, continues=before[0]))
+    return sources
 
 
 def _without_names(question: str) -> str:

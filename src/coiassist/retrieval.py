@@ -223,6 +223,22 @@ class Retriever:
             )
         return passages
 
+    def following(self, passages: Sequence[Passage]) -> list[Passage]:
+        """The chunk after each passage in its article, unless it is one of `passages` already.
+
+        An answer often goes on in the sentence after the one that matches the question, and that
+        sentence may open the next chunk; the extractive backend quotes it from there.
+        """
+        snap = self.snapshot
+        seen = {p.chunk_id for p in passages}
+        after = []
+        for passage in passages:
+            pos = snap.position.get(f"{passage.article_id}:{passage.ordinal + 1}")
+            if pos is not None and snap.ids[pos] not in seen:
+                seen.add(snap.ids[pos])
+                after.append((pos, 0.0))
+        return self._passages(snap, after)
+
     def stats(self) -> dict[str, Any]:
         snap = self.snapshot
         langs: dict[str, int] = {}

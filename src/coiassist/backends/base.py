@@ -15,6 +15,9 @@ class Source:
     title: str
     text: str
     lang: str = ""
+    # The key of the source this one continues (the next chunk of the same article), for a quote
+    # that runs over a chunk border; 0 for a retrieved source.
+    continues: int = 0
 
 
 @dataclass(frozen=True)

@@ -288,12 +288,24 @@ def score_sentences(question: str, sources: Sequence[Source], lang: str) -> list
     return candidates
 
 
-def _next_sentence(ranked: Sequence[Candidate], after: Candidate) -> Candidate | None:
-    """The sentence that follows `after` in its source, if it is quotable and not a heading too."""
+def _next_sentence(
+    ranked: Sequence[Candidate], after: Candidate, sources: Sequence[Source]
+) -> Candidate | None:
+    """The sentence that follows `after` in its source, if it is quotable and not a heading too;
+    when `after` ends its source, the first such sentence of the source that continues it."""
     following = [
         c for c in ranked if c.order[0] == after.order[0] and c.order[1] > after.order[1] and not c.heading
     ]
-    return min(following, key=lambda c: c.order[1], default=None)
+    if following:
+        return min(following, key=lambda c: c.order[1])
+    for source in sources:
+        if source.continues != after.key:
+            continue
+        for i, (start, end) in enumerate(split_sentences(source.text)):
+            text = _quotable(source.text[start:end])
+            if _safe(text) and not _is_heading(text):
+                return Candidate(source.key, text, 0.0, 0.0, (len(sources) + source.key, i))
+    return None
 
 
 def _unknown_share(question: str, sources: Sequence[Source], lang: str) -> float:
@@ -327,8 +339,12 @@ def select_sentences(question: str, sources: Sequence[Source], lang: str) -> lis
     of the question's words occur in no source (UNKNOWN_MAX), when the best
     evidence is below ABSTAIN_THRESHOLD, or when the question asks for a
     number, a price or a date and no good sentence holds one (the passages are about the topic but
-    do not answer). A heading is quoted with the sentence after it, and so is a sentence quoted alone.
+    do not answer). A heading is quoted with the sentence after it, and so is a sentence quoted
+    alone, from the chunk that continues its source if it ends there.
     """
+    given = sources
+    # Chunks that only continue a retrieved one supply the sentence after a quote, nothing else.
+    sources = [s for s in given if not s.continues]
     names = names_in(question)
     if names and not _mentioning(names, sources):
         # The question is about someone or something no source mentions.
@@ -352,13 +368,13 @@ def select_sentences(question: str, sources: Sequence[Source], lang: str) -> lis
             continue
         chosen.append(cand)
         if cand.heading and len(chosen) < MAX_SENTENCES:
-            follower = _next_sentence(every, cand)
+            follower = _next_sentence(every, cand, given)
             if follower is not None and follower not in chosen:
                 chosen.append(follower)
     if len(chosen) == 1:
         # The answer often sits in the sentence after the one that matches the question's words
         # ("The effort had an effect on other departments. [...] no longer ask the caseworker").
-        follower = _next_sentence(every, chosen[0])
+        follower = _next_sentence(every, chosen[0], given)
         if follower is not None:
             chosen.append(follower)
     return chosen
