@@ -82,6 +82,22 @@ def test_follow_up_carries_the_previous_turn(assistant: Assistant) -> None:
     assert answer.citations and answer.citations[0].article_id == NORWEGIAN
 
 
+def test_follow_up_about_what_the_previous_answer_named(assistant: Assistant) -> None:
+    history = [
+        {"role": "user", "content": "Hvilke projekter fra løsningsgalleriet nævner COI?"},
+        {
+            "role": "assistant",
+            "content": "Borgerdesign fra Region Midtjylland og Aarhus Kommune og Borgerservice-to-go "
+            "fra Frederiksberg Kommune [1].",
+        },
+    ]
+    answer = assistant.ask("Hvornår startede det første af dem?", history=history)
+    # The answer's first names are carried (not all of them), the [1] marker is not.
+    assert "Region Midtjylland" in answer.standalone_query and "Frederiksberg" not in answer.standalone_query
+    assert "[1]" not in answer.standalone_query
+    assert "2016" in answer.answer
+
+
 def test_stream_yields_growing_text_then_the_answer(assistant: Assistant) -> None:
     items = list(assistant.stream("Hvad er COI's fire takeaways fra Velfærdens Innovationsdag?"))
     texts = [i for i in items if isinstance(i, str)]

@@ -58,6 +58,10 @@ _OPENERS = re.compile(
 )
 _NAME = re.compile(r"\b[A-ZÆØÅ][\wæøåÆØÅ-]+(?:\s+[A-ZÆØÅ][\wæøåÆØÅ-]+)*")
 _SHORT = 6  # words; shorter questions rarely stand alone
+# Names of the previous answer carried into a follow-up: the first ones are what it is about; more
+# would pull retrieval towards every place the answer happened to mention.
+ANSWER_NAMES = 2
+_MARKER = re.compile(r"\[\d+(?:,\s*\d+)*\]")
 
 
 def last_user_turn(history: Sequence[Mapping[str, object]]) -> str:
@@ -88,14 +92,23 @@ def _names(text: str) -> list[str]:
     return names
 
 
+def _last_answer(history: Sequence[Mapping[str, object]]) -> str:
+    for message in reversed(history):
+        if message.get("role") == "assistant" and isinstance(message.get("content"), str):
+            return str(message["content"])
+    return ""
+
+
 def rewrite_follow_up(question: str, history: Sequence[Mapping[str, object]], lang: str) -> str:
-    """The question plus the previous question's names and content words it does not repeat."""
+    """The question plus the previous question's names and content words it does not repeat, and
+    the first ANSWER_NAMES names of the previous answer ("det første af dem" is its first name)."""
     previous = last_user_turn(history)
     if not previous:
         return question
     own = set(content_stems(question, lang))
     carried: list[str] = []
-    for name in _names(previous):
+    answered = [n for n in _names(_MARKER.sub(" ", _last_answer(history))) if n not in previous]
+    for name in _names(previous) + answered[:ANSWER_NAMES]:
         if name not in question and name not in carried:
             carried.append(name)
     seen = set(own)
