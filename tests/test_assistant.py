@@ -98,6 +98,15 @@ def test_follow_up_about_what_the_previous_answer_named(assistant: Assistant) ->
     assert "2016" in answer.answer
 
 
+def test_follow_up_that_names_its_subject_takes_no_names_from_the_answer(assistant: Assistant) -> None:
+    history = [
+        {"role": "user", "content": "Hvilke projekter fra løsningsgalleriet nævner COI?"},
+        {"role": "assistant", "content": "Borgerdesign fra Region Midtjylland og Aarhus Kommune [1]."},
+    ]
+    answer = assistant.ask("Hvornår startede Borgerservice-to-go?", history=history)
+    assert "Region Midtjylland" not in answer.standalone_query
+
+
 def test_stream_yields_growing_text_then_the_answer(assistant: Assistant) -> None:
     items = list(assistant.stream("Hvad er COI's fire takeaways fra Velfærdens Innovationsdag?"))
     texts = [i for i in items if isinstance(i, str)]

@@ -100,14 +100,18 @@ def _last_answer(history: Sequence[Mapping[str, object]]) -> str:
 
 
 def rewrite_follow_up(question: str, history: Sequence[Mapping[str, object]], lang: str) -> str:
-    """The question plus the previous question's names and content words it does not repeat, and
-    the first ANSWER_NAMES names of the previous answer ("det første af dem" is its first name)."""
+    """The question plus the previous question's names and content words it does not repeat, and,
+    when the question names nothing, the first ANSWER_NAMES names of the previous answer ("det
+    første af dem" is among them)."""
     previous = last_user_turn(history)
     if not previous:
         return question
     own = set(content_stems(question, lang))
     carried: list[str] = []
-    answered = [n for n in _names(_MARKER.sub(" ", _last_answer(history))) if n not in previous]
+    # Only a question that names nothing itself leans on what the answer named: "Hvor foregår
+    # Nevenra?" must not drift to another article because the last answer mentioned Volda.
+    answered = [] if _names(question) else _names(_MARKER.sub(" ", _last_answer(history)))
+    answered = [n for n in answered if n not in previous]
     for name in _names(previous) + answered[:ANSWER_NAMES]:
         if name not in question and name not in carried:
             carried.append(name)
