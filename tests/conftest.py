@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,6 +46,13 @@ ARTICLES = {
         "Senteret har hjelpt over 40 prosjekt sidan det opna i 2019.\n"
     ),
 }
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def write_corpus(folder: Path, articles: dict[str, str] | None = None) -> Path:

@@ -12,6 +12,7 @@ optionally followed by a stall or an abrupt close. Every request is recorded.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import sys
@@ -22,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from coiassist.config import Settings
 
 
 @dataclass
@@ -93,6 +96,20 @@ def ollama_stream(pieces: Iterable[str], done: bool = True) -> bytes:
 def split_every(data: bytes, size: int) -> list[bytes]:
     """`data` in pieces of `size` bytes: cuts lines, JSON and multibyte characters anywhere."""
     return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+def llm_settings(settings: Settings, server: LLMServer, **extra: Any) -> Settings:
+    """`settings` with the openai backend pointed at `server`: short timeouts, no retries."""
+    return dataclasses.replace(
+        settings,
+        backend="openai",
+        llm_base_url=server.url + "/v1",
+        llm_model="test-model",
+        llm_read_timeout=1.0,
+        llm_deadline=5.0,
+        llm_retries=0,
+        **extra,
+    )
 
 
 def json_error(status: int, body: Any, headers: dict[str, str] | None = None) -> Reply:

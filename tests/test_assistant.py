@@ -16,7 +16,7 @@ from coiassist.indexer import index_corpus
 from coiassist.models import Answer
 from coiassist.phrases import phrases_for
 from tests.conftest import REPO
-from tests.llm_server import LLMServer, Reply, json_error, openai_stream
+from tests.llm_server import LLMServer, Reply, json_error, llm_settings, openai_stream
 
 DANISH = "000_74ad8f97b165a93f"
 NORWEGIAN = "003_bdb09a8fcfa0e7c3"
@@ -138,19 +138,6 @@ def llm() -> Iterator[LLMServer]:
         yield server
 
 
-def _llm_settings(settings: Settings, server: LLMServer, **extra: object) -> Settings:
-    return dataclasses.replace(
-        settings,
-        backend="openai",
-        llm_base_url=server.url + "/v1",
-        llm_model="test-model",
-        llm_read_timeout=1.0,
-        llm_deadline=5.0,
-        llm_retries=0,
-        **extra,  # type: ignore[arg-type]
-    )
-
-
 def _key_of(assistant: Assistant, question: str, phrase: str) -> int:
     """The source number the assistant will give the passage that contains `phrase`."""
     passages = assistant.retriever.search(question, k=assistant.settings.top_k)
@@ -158,7 +145,7 @@ def _key_of(assistant: Assistant, question: str, phrase: str) -> int:
 
 
 def test_llm_answer_keeps_valid_citations_and_drops_invented_ones(settings: Settings, llm: LLMServer) -> None:
-    assistant = Assistant(_llm_settings(settings, llm))
+    assistant = Assistant(llm_settings(settings, llm))
     question = "Hvor mange velfærdsinnovatører var i Øksnehallen?"
     key = _key_of(assistant, question, "500+")
     llm.script(
@@ -196,7 +183,7 @@ def test_llm_output_cannot_smuggle_images_or_html(settings: Settings, llm: LLMSe
             ]
         )
     )
-    chunks = list(Assistant(_llm_settings(settings, llm)).stream("Hvor mange velfærdsinnovatører deltog?"))
+    chunks = list(Assistant(llm_settings(settings, llm)).stream("Hvor mange velfærdsinnovatører deltog?"))
     for item in chunks:
         shown = item if isinstance(item, str) else item.answer
         assert "evil.example" not in shown and "<img" not in shown
@@ -204,7 +191,7 @@ def test_llm_output_cannot_smuggle_images_or_html(settings: Settings, llm: LLMSe
 
 def test_backend_down_falls_back_to_extractive_with_a_note(settings: Settings, llm: LLMServer) -> None:
     llm.script(json_error(401, {"error": {"message": "bad key"}}))
-    answer = Assistant(_llm_settings(settings, llm)).ask("Hvor mange velfærdsinnovatører var i Øksnehallen?")
+    answer = Assistant(llm_settings(settings, llm)).ask("Hvor mange velfærdsinnovatører var i Øksnehallen?")
     assert answer.backend == "extractive"
     assert answer.notes and phrases_for("da").fallback in answer.notes[0]
     assert "500" in answer.answer
@@ -212,7 +199,7 @@ def test_backend_down_falls_back_to_extractive_with_a_note(settings: Settings, l
 
 def test_backend_down_without_fallback_is_an_error(settings: Settings, llm: LLMServer) -> None:
     llm.script(json_error(401, {"error": {"message": "bad key"}}))
-    assistant = Assistant(_llm_settings(settings, llm, fallback_to_extractive=False))
+    assistant = Assistant(llm_settings(settings, llm, fallback_to_extractive=False))
     with pytest.raises(BackendUnavailable):
         assistant.ask("Hvor mange deltog i Velfærdens Innovationsdag?")
 

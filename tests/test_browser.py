@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,10 +12,9 @@ import pytest
 from coiassist.config import Settings
 from coiassist.embeddings import Embedder
 from coiassist.indexer import index_corpus
-from coiassist.ui import build_app, launch_options
 from coiassist.ui_text import ui_text
 from tests.conftest import REPO
-from tests.test_ui import EVIL_QUESTION, _settings, free_port, ui_corpus
+from tests.test_ui import EVIL_QUESTION, _settings, launched, ui_corpus
 
 pytestmark = pytest.mark.e2e
 
@@ -48,13 +46,8 @@ def url(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterato
     root = tmp_path_factory.mktemp("browser")
     settings: Settings = _settings(root / "home", ui_corpus(root / "corpus"))
     index_corpus(settings)
-    local = dataclasses.replace(settings, port=free_port())
-    demo, _ = build_app(local)
-    _, address, _ = demo.launch(prevent_thread_lock=True, **launch_options(local))
-    try:
+    with launched(settings) as address:
         yield address
-    finally:
-        demo.close()
 
 
 @pytest.fixture(scope="module")

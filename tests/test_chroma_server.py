@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,22 +16,17 @@ from coiassist.config import Settings
 from coiassist.errors import IndexStoreError
 from coiassist.indexer import index_corpus
 from coiassist.retrieval import Retriever
+from tests.conftest import free_port
 from tests.index_helpers import assert_consistent, index_state
 
 pytestmark = pytest.mark.server
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     chroma = shutil.which("chroma", path=str(Path(sys.executable).parent))
     assert chroma, "the chroma CLI ships with the chromadb package"
-    port = _free_port()
+    port = free_port()
     data = tmp_path_factory.mktemp("chroma-server")
     log = (data / "server.log").open("w")
     proc = subprocess.Popen(
@@ -75,6 +69,6 @@ def test_index_and_search_through_a_chroma_server(
 
 
 def test_unreachable_server_is_a_clear_error(make_settings: Callable[..., Settings], corpus: Path) -> None:
-    settings = make_settings(chroma_url=f"http://127.0.0.1:{_free_port()}")
+    settings = make_settings(chroma_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(IndexStoreError, match="Chroma server running"):
         index_corpus(settings, corpus)

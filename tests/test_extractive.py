@@ -295,24 +295,23 @@ def test_photo_caption_loses_to_a_sentence_of_the_text(backend) -> None:
     assert parse_markers(answer)[1][1] == (2,)
 
 
+# A chunk that ends on a sentence, and the next chunk of its article, which continues it.
+ENDS_A_CHUNK = (
+    Source(
+        1, "Syntesen", "Vælger man at opdele leverancerne på organisationer, skal man skabe sammenhæng.", "da"
+    ),
+    Source(
+        2, "Syntesen", "Ellers får vi fire siloer, der synes, at de hver især er geniale.", "da", continues=1
+    ),
+)
+
+
 def test_sentence_that_ends_its_chunk_goes_on_in_the_chunk_that_continues_it(backend) -> None:
-    srcs = (
-        Source(
-            1,
-            "Syntesen",
-            "Vælger man at opdele leverancerne på organisationer, skal man skabe sammenhæng.",
-            "da",
-        ),
-        Source(
-            2,
-            "Syntesen",
-            "Ellers får vi fire siloer, der synes, at de hver især er geniale.",
-            "da",
-            continues=1,
-        ),
-    )
     answer = ask(
-        backend, "Hvad sker der, hvis leverancerne opdeles på organisationer uden sammenhæng?", "da", srcs
+        backend,
+        "Hvad sker der, hvis leverancerne opdeles på organisationer uden sammenhæng?",
+        "da",
+        ENDS_A_CHUNK,
     )
     assert parse_markers(answer)[1:] == [
         ("Vælger man at opdele leverancerne på organisationer, skal man skabe sammenhæng.", (1,)),
@@ -321,20 +320,5 @@ def test_sentence_that_ends_its_chunk_goes_on_in_the_chunk_that_continues_it(bac
 
 
 def test_a_continuing_chunk_is_never_quoted_for_itself(backend) -> None:
-    srcs = (
-        Source(
-            1,
-            "Syntesen",
-            "Vælger man at opdele leverancerne på organisationer, skal man skabe sammenhæng.",
-            "da",
-        ),
-        Source(
-            2,
-            "Syntesen",
-            "Ellers får vi fire siloer, der synes, at de hver især er geniale.",
-            "da",
-            continues=1,
-        ),
-    )
     # Its words match only the continuing chunk, which supplies followers and nothing else.
-    assert ask(backend, "Hvor mange siloer synes de er geniale?", "da", srcs) == PHRASES["da"].refusal
+    assert ask(backend, "Hvor mange siloer synes de er geniale?", "da", ENDS_A_CHUNK) == PHRASES["da"].refusal

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,8 @@ from coiassist.retrieval import SearchFilters
 from coiassist.sanitize import escape_markdown
 from coiassist.ui import ChatApp, build_app, check_bind, launch_options
 from coiassist.ui_text import ui_text
-from tests.conftest import ARTICLES, REPO, write_corpus
-from tests.llm_server import LLMServer, json_error
+from tests.conftest import ARTICLES, REPO, free_port, write_corpus
+from tests.llm_server import LLMServer, json_error, llm_settings
 
 # An article carrying every kind of markup that must stay inert when it is cited.
 EVIL = (
@@ -207,14 +207,7 @@ def test_unanswerable_question_is_refused_with_a_hint(app: ChatApp) -> None:
 def test_backend_down_falls_back_and_says_so(settings: Settings) -> None:
     with LLMServer() as llm:
         llm.script(json_error(503, {"error": {"message": "overloaded"}}))
-        down = dataclasses.replace(
-            settings,
-            backend="openai",
-            llm_base_url=llm.url + "/v1",
-            llm_model="test-model",
-            llm_retries=0,
-            llm_read_timeout=1.0,
-        )
+        down = llm_settings(settings, llm)
         messages, turns, status = final(ask(ChatApp(down), DANISH_QUESTION))
     assert turns[0]["backend"] == "extractive"
     assert status.startswith(ui_text("da").backend_extractive)
@@ -368,21 +361,22 @@ def test_serving_beyond_loopback_needs_a_login(admin_settings: Settings) -> None
 # ---------------------------------------------------------------- the launched app
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def served(settings: Settings) -> Iterator[str]:
-    local = dataclasses.replace(settings, port=free_port(), max_upload_mb=1)
+@contextlib.contextmanager
+def launched(settings: Settings) -> Iterator[str]:
+    """The app of `settings` served on a free loopback port, for the life of the block; its URL."""
+    local = dataclasses.replace(settings, port=free_port())
     demo, _ = build_app(local)
     _, url, _ = demo.launch(prevent_thread_lock=True, **launch_options(local))
     try:
         yield url
     finally:
         demo.close()
+
+
+@pytest.fixture(scope="module")
+def served(settings: Settings) -> Iterator[str]:
+    with launched(dataclasses.replace(settings, max_upload_mb=1)) as url:
+        yield url
 
 
 def text_of(message: dict[str, Any]) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from gradio_client import Client
 from coiassist.config import load_settings
 from coiassist.indexer import index_corpus
 from coiassist.vectors import forget_clients
+from tests.conftest import free_port
 from tests.reliability.helpers import cli_env, code_name, wait_for_http, write_articles
 
 pytestmark = pytest.mark.reliability
@@ -27,12 +27,6 @@ USERS = 20
 SECONDS = 60.0
 AFTER_QUESTIONS = 40
 ARTICLES = 60
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _rss_mb(pid: int) -> float:
@@ -57,7 +51,7 @@ def test_twenty_users_for_a_minute_during_a_reindex(tmp_path: Path) -> None:
     index_corpus(settings)
     forget_clients()
 
-    port = _free_port()
+    port = free_port()
     env = cli_env(home, {"COIASSIST_CORPUS": str(corpus), "COIASSIST_ADMIN_PASSWORD": "hemmeligt"})
     server = subprocess.Popen(
         [sys.executable, "-m", "coiassist", "serve", "--port", str(port)],
