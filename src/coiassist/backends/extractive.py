@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from coiassist.analyzer import content_stems, normalize, tokenize
 from coiassist.backends.base import GenerationRequest, Source
@@ -308,27 +309,31 @@ def _next_sentence(
     return None
 
 
-def _unknown_share(question: str, sources: Sequence[Source], lang: str) -> float:
+def _known_stems(sources: Sequence[Source], lang: str) -> StemSet:
+    """Every content stem of the sources' texts and titles."""
+    return StemSet(
+        [t for s in sources for t in content_stems(s.title + "\n" + s.text, s.lang or lang)], loose=True
+    )
+
+
+def _unknown_share(question: str, known: StemSet, lang: str) -> float:
     """Share of the question's content stems (long ones weigh more) found in no source text or title."""
     query = list(dict.fromkeys(content_stems(question, lang)))
     if not query:
         return 0.0
-    known = StemSet(
-        [t for s in sources for t in content_stems(s.title + "\n" + s.text, s.lang or lang)], loose=True
-    )
     weight = {q: min(len(q), 6) / 6 for q in query}
     return sum(w for q, w in weight.items() if q not in known) / sum(weight.values())
 
 
-def _unmentioned_office(question: str, sources: Sequence[Source], lang: str) -> bool:
+@lru_cache(maxsize=8)
+def _office_stems(lang: str) -> frozenset[str]:
+    return frozenset(content_stems(" ".join(_OFFICES), lang))
+
+
+def _unmentioned_office(question: str, known: StemSet, lang: str) -> bool:
     """Does the question name an office ("statsministeren") that no source mentions?"""
-    offices = set(content_stems(" ".join(_OFFICES), lang))
+    offices = _office_stems(lang)
     asked = [q for q in content_stems(question, lang) if any(q == o or q.endswith(o) for o in offices)]
-    if not asked:
-        return False
-    known = StemSet(
-        [t for s in sources for t in content_stems(s.title + "\n" + s.text, s.lang or lang)], loose=True
-    )
     return any(q not in known for q in asked)
 
 
@@ -349,10 +354,11 @@ def select_sentences(question: str, sources: Sequence[Source], lang: str) -> lis
     if names and not _mentioning(names, sources):
         # The question is about someone or something no source mentions.
         return []
-    if _unmentioned_office(question, sources, lang):
+    known = _known_stems(sources, lang)
+    if _unmentioned_office(question, known, lang):
         # About "statsministeren", whom no source mentions.
         return []
-    if _unknown_share(question, sources, lang) > UNKNOWN_MAX:
+    if _unknown_share(question, known, lang) > UNKNOWN_MAX:
         return []
     every = score_sentences(question, sources, lang)
     kind = _asks(question)
