@@ -261,6 +261,17 @@ def test_question_about_an_office_no_source_mentions_is_refused(backend, danish)
     assert "at nærhed er vejen frem. [9]" in answer
 
 
+def test_question_that_asks_about_a_named_subject_only_in_words_no_source_holds_is_refused(
+    backend, danish, norwegian
+) -> None:
+    # The articles name the centre (and give years), but none says when it was founded.
+    asked = "Hvornår blev Center for Offentlig Innovation oprettet?"
+    assert ask(backend, asked, "da", (*danish, *norwegian)) == PHRASES["da"].refusal
+    # Asked in words a source holds, the same subject is answered.
+    answer = ask(backend, "Hvornår blev projektet Borgerdesign igangsat?", "da", danish)
+    assert "blev igangsat i 2016." in answer
+
+
 def test_which_mayor_is_a_question_for_a_name(backend) -> None:
     srcs = (
         Source(1, "Temaspor", "Til sidst deltog borgmesteren også i åbningsinterviewet.", "da"),

@@ -28,9 +28,10 @@ from coiassist.sentences import split_sentences
 # `bench/calibrate_extractive.py` on NorQuAD dev (389 nb) and SQuAD-da dev (500 da), ~700-character
 # chunks: answerable = the answer's chunk plus the 4 best other BM25 chunks; "random" = 5 random
 # chunks of other articles; "related" = the 5 best BM25 chunks of other articles. With every rule
-# of this module at 0.15: refusal precision/recall 0.98/0.98 (nb) and 0.94/0.98 (da) against random
-# sources, 0.96/0.48 (nb) and 0.86/0.36 (da) against related ones; 2.1% (nb) and 6.0% (da) of
-# answerable questions refused; the answer string is in 80% (nb) and 77% (da) of all answers.
+# of this module at 0.15: refusal precision/recall 0.97/0.98 (nb) and 0.94/0.98 (da) against random
+# sources, 0.94/0.50 (nb) and 0.85/0.36 (da) against related ones; 3.3% (nb) and 6.4% (da) of
+# answerable questions refused; the answer string is in 79% (nb) and 77% (da) of all answers.
+# (Before the rule of `_asks_only_unknown`: 0.96/0.48 and 0.86/0.36 related, 2.1% and 6.0% refused.)
 # At 0.2 the related recall was 0.54/0.44 but 78%/75% contained the answer, and 9 of the 48
 # answerable hand-written questions, paraphrases sharing few words with the articles, were refused
 # (5 at 0.15); at 0.1 random sources are refused only 0.93/0.91 of the time.
@@ -107,6 +108,16 @@ _OFFICES = _words(
     "dronning konge kronprins ombudsmand ombudsmann sjef chef"
 )
 
+# Verbs any question may use of any subject ("Hvad skete der på ...?", "Hvor ligger ...?", "Hva sa
+# ...?"): not what a question asks about, so `_asks_only_unknown` does not count them.
+_GENERIC_VERBS = _words(
+    "ske sker skete skje skjer skjedde hænde hændte hende hendte foregå foregår foregik foregikk "
+    "handle handler handlede handlet ligge ligger lå sige siger sagde si sier sa seie seier mene "
+    "mener mente meine meiner meinte gøre gør gjorde gjøre gjør gjere gjer fortælle fortæller "
+    "fortalte fortelle forteller beskrive beskriver beskrev betyde betyder betød bety betyr "
+    "gå går gik gikk komme kommer kom få får fik fikk vise viser viste hedde hedder hed hete "
+    "heter het heite heiter kalde kaldes kaldte kalle kalles kalte tale taler talte snakke snakket"
+)
 
 # Sentences an attacker writes to steer an assistant; quoting them would relay the attack.
 _INSTRUCTION = re.compile(
@@ -325,6 +336,29 @@ def _unknown_share(question: str, known: StemSet, lang: str) -> float:
     return sum(w for q, w in weight.items() if q not in known) / sum(weight.values())
 
 
+def _asks_only_unknown(question: str, names: Sequence[str], known: StemSet, lang: str) -> bool:
+    """Does a question about a named subject ask about it only in words no source holds?
+
+    "Hvornår blev Center for Offentlig Innovation oprettet?": the sources name the centre, but
+    none says "oprettet", so what they say of it answers something else. Numbers and the verbs any
+    question uses (_GENERIC_VERBS) do not count as the question's own words. On the dev sets this
+    refused 1.8% (nb) and 0.4% (da) more questions put to related passages that do not answer
+    them, and 1.3% (nb) and 0.2% (da) more answerable ones whose words the passage does not share
+    ("Hvilket yrke hadde Daniel Boone?" over "en amerikansk pioner og jeger"); on the hand-written
+    set it caught the two unanswerable questions that were answered and refused no answerable one.
+    """
+    if not names:
+        return False
+    skip = set(content_stems(" ".join(names), lang)) | _generic_stems(lang)
+    own = [q for q in dict.fromkeys(content_stems(question, lang)) if q not in skip and not q[0].isdigit()]
+    return bool(own) and not any(q in known for q in own)
+
+
+@lru_cache(maxsize=8)
+def _generic_stems(lang: str) -> frozenset[str]:
+    return frozenset(content_stems(" ".join(_GENERIC_VERBS), lang))
+
+
 @lru_cache(maxsize=8)
 def _office_stems(lang: str) -> frozenset[str]:
     return frozenset(content_stems(" ".join(_OFFICES), lang))
@@ -341,7 +375,8 @@ def select_sentences(question: str, sources: Sequence[Source], lang: str) -> lis
     """The sentences to quote, in quoting order; empty when the sources do not answer.
 
     Refuses when the question names someone, something or an office no source mentions, when most
-    of the question's words occur in no source (UNKNOWN_MAX), when the best
+    of the question's words occur in no source (UNKNOWN_MAX), when it asks about a named subject
+    only in words no source holds (`_asks_only_unknown`), when the best
     evidence is below ABSTAIN_THRESHOLD, or when the question asks for a
     number, a price or a date and no good sentence holds one (the passages are about the topic but
     do not answer). A heading is quoted with the sentence after it, and so is a sentence quoted
@@ -359,6 +394,9 @@ def select_sentences(question: str, sources: Sequence[Source], lang: str) -> lis
         # About "statsministeren", whom no source mentions.
         return []
     if _unknown_share(question, known, lang) > UNKNOWN_MAX:
+        return []
+    if _asks_only_unknown(question, names, known, lang):
+        # About Center for Offentlig Innovation, but when it was "oprettet" no source says.
         return []
     every = score_sentences(question, sources, lang)
     kind = _asks(question)
