@@ -77,6 +77,11 @@ def test_posterior_sums_to_one_over_the_three_languages() -> None:
         ("Kva er Asker Velferdslab?", "nn"),
         ("Korleis jobbar kommunane med innovasjon?", "nn"),
         ("Kvifor?", "nn"),
+        # A word spelt differently in Danish and Norwegian settles a short question.
+        ("Hvilken klubb spiller Christian Eriksen for?", "nb"),
+        ("Hvem står bak Evil Corp?", "nb"),
+        ("Hvilken klub spiller Christian Eriksen for?", "da"),
+        ("Hvem står bag Evil Corp?", "da"),
     ],
 )
 def test_question_language_comes_from_the_question_when_clear(question: str, expected: str) -> None:
@@ -134,3 +139,18 @@ def test_accuracy_on_ud_documents_sentences_and_first_sentences() -> None:
     assert accuracy["first"]["da"] >= 0.85
     assert accuracy["first"]["nb"] >= 0.65
     assert accuracy["first"]["nn"] >= 0.6
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="dev data folder ../shared/data is not beside the clone")
+def test_accuracy_on_dev_questions_when_the_fallback_is_the_other_language() -> None:
+    """Questions are short: what the question itself settles, against a fallback that is wrong."""
+    accuracy = {}
+    for name, lang, fallback in (("norquad-dev", "nb", "da"), ("da-qa-dev", "da", "nb")):
+        rows = [json.loads(line) for line in (SHARED_DATA / f"{name}.jsonl").read_text("utf-8").splitlines()]
+        found = [detect_question_language(row["question"], None, fallback) for row in rows]
+        accuracy[name] = sum(f == lang for f in found) / len(found)
+    print(f"\nquestion language accuracy {accuracy}")
+    # Measured: 0.889 (NorQuAD, 0.871 before the da/no spelling pairs) and 0.902; most of the
+    # rest read the same in both languages ("Hvem er Horst Seehofer?").
+    assert accuracy["norquad-dev"] >= 0.87
+    assert accuracy["da-qa-dev"] >= 0.88
