@@ -53,7 +53,7 @@ def _markers() -> dict[str, frozenset[str]]:
     groups = {
         "da": "af mig dig sig hvad hvornår nu efter blev gennem igennem ud op hende bog bøger sådan "
         "nogle noget nogen tilbage spørgsmål måske endnu altid aldrig købe jer vores fik gik tog "
-        "mod bag næste uge guld klub mellem igen blandt penge selskab hjælp hjælpe end sidste syv otte "
+        "mod bag næste uge guld klub mellem igen blandt penge selskab hjælp hjælpe sidste syv otte "
         "kvinde mand lidt arbejde bruge bruger lave kende vide været blevet bliver blive siger sagde "
         "vandt deltog regeringen anden andet",
         "nb nn": "å meg deg seg av etter gjennom ut opp tilbake kanskje alltid aldri fikk gikk tok spørsmål "
