@@ -227,6 +227,22 @@ def test_lone_matching_sentence_is_quoted_with_the_sentence_after_it(backend) ->
     assert all(c.supported for c in check_answer(answer, {1: text}, "da"))
 
 
+def test_best_sentence_brings_the_one_after_it_even_beside_a_second_match(backend) -> None:
+    first = (
+        "Indsatsen med digital post har haft en effekt på andre afdelinger i kommunen. "
+        "Borgerne behøver ikke længere at spørge pædagogen om hjælp."
+    )
+    second = "Indsatsen med digital post i kommunen har også haft en effekt på bibliotekerne."
+    srcs = (Source(1, "Digital post", first, "da"), Source(2, "Biblioteker", second, "da"))
+    answer = ask(backend, "Hvilken effekt havde indsatsen med digital post i kommunen?", "da", srcs)
+    quoted = [sentence for sentence, _ in parse_markers(answer)[1:]]
+    assert quoted == [
+        "Indsatsen med digital post har haft en effekt på andre afdelinger i kommunen.",
+        "Borgerne behøver ikke længere at spørge pædagogen om hjælp.",
+        "Indsatsen med digital post i kommunen har også haft en effekt på bibliotekerne.",
+    ]
+
+
 def test_price_question_needs_an_amount_of_money_not_just_a_number(backend) -> None:
     srcs = (
         Source(1, "a", "På Velfærdens Innovationsdag kunne deltagerne besøge fem løsningsgallerier.", "da"),

@@ -379,8 +379,8 @@ def select_sentences(question: str, sources: Sequence[Source], lang: str) -> lis
     only in words no source holds (`_asks_only_unknown`), when the best
     evidence is below ABSTAIN_THRESHOLD, or when the question asks for a
     number, a price or a date and no good sentence holds one (the passages are about the topic but
-    do not answer). A heading is quoted with the sentence after it, and so is a sentence quoted
-    alone, from the chunk that continues its source if it ends there.
+    do not answer). A heading is quoted with the sentence after it, and so is the best sentence
+    when there is room, from the chunk that continues its source if it ends there.
     """
     given = sources
     # Chunks that only continue a retrieved one supply the sentence after a quote, nothing else.
@@ -415,12 +415,16 @@ def select_sentences(question: str, sources: Sequence[Source], lang: str) -> lis
             follower = _next_sentence(every, cand, given)
             if follower is not None and follower not in chosen:
                 chosen.append(follower)
-    if len(chosen) == 1:
+    if len(chosen) < MAX_SENTENCES and not chosen[0].heading:
         # The answer often sits in the sentence after the one that matches the question's words
-        # ("The effort had an effect on other departments. [...] no longer ask the caseworker").
+        # ("The effort had an effect on other departments. [...] no longer ask the caseworker"),
+        # so it follows the best sentence when there is room. Taken only for a lone best sentence
+        # at first; taking it beside a second one too raised key facts on the hand-written set
+        # 0.750 -> 0.771 and the answer string's share on the dev sets 0.787 -> 0.789 (nb) and
+        # 0.768 -> 0.772 (da); putting it in place of a third sentence lost on all three.
         follower = _next_sentence(every, chosen[0], given)
-        if follower is not None:
-            chosen.append(follower)
+        if follower is not None and follower not in chosen:
+            chosen.insert(1, follower)
     return chosen
 
 
