@@ -286,6 +286,12 @@ def test_question_that_asks_about_a_named_subject_only_in_words_no_source_holds_
     # Asked in words a source holds, the same subject is answered.
     answer = ask(backend, "Hvornår blev projektet Borgerdesign igangsat?", "da", danish)
     assert "blev igangsat i 2016." in answer
+    # Across languages a missing word may be a spelling ("projekt" / "prosjekt"): answered.
+    nynorsk = (
+        Source(1, "Prosjekt Ravenvik i Volda", "Prosjektet Ravenvik i Volda handlar om eldreomsorg.", "nn"),
+    )
+    answer = ask(backend, "Hvad handler projekt Ravenvik om?", "da", nynorsk)
+    assert "handlar om eldreomsorg. [1]" in answer
 
 
 def test_which_mayor_is_a_question_for_a_name(backend) -> None:
