@@ -139,7 +139,7 @@ _ALL_STOPWORDS = _STOPWORDS["da"] | _STOPWORDS["no"]
 _STEMMERS = {"da": Stemmer.Stemmer("danish"), "no": Stemmer.Stemmer("norwegian")}
 
 
-def _family(lang: str | None) -> str:
+def stem_family(lang: str | None) -> str:
     """The stemmer and stopword family: nb and nn share Snowball's Norwegian; unknown → Danish."""
     return "no" if lang in ("nb", "nn", "no") else "da"
 
@@ -190,21 +190,21 @@ class Analyzer:
         return (*stems, *self._ngrams(word))
 
     def index_terms(self, text: str, lang: str) -> list[str]:
-        word_terms = self._index_word[_family(lang)]
+        word_terms = self._index_word[stem_family(lang)]
         out: list[str] = []
         for word in tokenize(text):
             out.extend(word_terms(word))
         return out
 
     def query_terms(self, text: str, lang: str | None = None) -> list[str]:
-        family = None if lang is None else _family(lang)
+        family = None if lang is None else stem_family(lang)
         terms: dict[str, None] = {}
         for word in tokenize(text):
             terms.update(dict.fromkeys(self._query_word(word, family)))
         return list(terms)
 
     def content_stems(self, text: str, lang: str) -> list[str]:
-        family = _family(lang)
+        family = stem_family(lang)
         stopwords = _STOPWORDS[family]
         return [_stem_word(family, w) for w in tokenize(text) if w not in stopwords]
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from coiassist.analyzer import content_stems, normalize, tokenize
+from coiassist.analyzer import content_stems, normalize, stem_family, tokenize
 from coiassist.backends.base import GenerationRequest, Source
 from coiassist.citations import StemSet, name_found, names_in
 from coiassist.config import Settings
@@ -356,11 +356,6 @@ def _asks_only_unknown(question: str, names: Sequence[str], known: StemSet, lang
     return bool(own) and not any(q in known for q in own)
 
 
-def _same_family(a: str, b: str) -> bool:
-    """Danish, or Norwegian (Bokmål and Nynorsk), both."""
-    return (a == "da") == (b == "da")
-
-
 @lru_cache(maxsize=8)
 def _generic_stems(lang: str) -> frozenset[str]:
     return frozenset(content_stems(" ".join(_GENERIC_VERBS), lang))
@@ -404,7 +399,7 @@ def select_sentences(question: str, sources: Sequence[Source], lang: str) -> lis
     if _unknown_share(question, known, lang) > UNKNOWN_MAX:
         return []
     # A word missing from sources in the other language proves little ("projekt" / "prosjekt").
-    in_own_language = any(_same_family(sources[i].lang or lang, lang) for i in mentioning)
+    in_own_language = any(stem_family(sources[i].lang or lang) == stem_family(lang) for i in mentioning)
     if in_own_language and _asks_only_unknown(question, names, known, lang):
         # About Center for Offentlig Innovation, but when it was "oprettet" no source says.
         return []
