@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from coiassist.config import Settings
-from coiassist.embeddings import Embedder, load_embedder
+from coiassist.embeddings import Embedder, load_embedder, resolve_precision
 from coiassist.indexer import index_corpus
 from coiassist.onnx_embedder import OnnxEncoder, pooling_mode
 
@@ -60,3 +60,21 @@ def test_pooling_follows_the_model_config(tmp_path: Path) -> None:
     assert pooling_mode(tmp_path) == "cls"
     config.write_text(json.dumps({"pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True}))
     assert pooling_mode(tmp_path) == "mean"
+
+
+def test_auto_precision_is_bfloat16_only_where_the_cpu_computes_it(tmp_path: Path) -> None:
+    amx = tmp_path / "amx"
+    amx.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n")
+    avx2 = tmp_path / "avx2"
+    avx2.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n")
+    assert resolve_precision("auto", amx) == "bfloat16"
+    assert resolve_precision("auto", avx2) == "float32"
+    assert resolve_precision("auto", tmp_path / "absent") == "float32"  # not Linux: play safe
+    assert resolve_precision("bfloat16", avx2) == "bfloat16"  # an explicit setting wins
+
+
+def test_embedder_of_the_default_settings_uses_the_resolved_precision(
+    make_settings: Callable[..., Settings],
+) -> None:
+    embedder = load_embedder(make_settings())
+    assert embedder.precision == resolve_precision("auto") != "auto"

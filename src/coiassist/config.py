@@ -35,9 +35,11 @@ class Settings:
         "", "sentence-transformers model name or folder; empty uses the bundled all-MiniLM-L6-v2."
     )
     embedding_precision: str = _setting(
-        "bfloat16",
-        "Precision for embedding passages: bfloat16 (faster, same rankings) or float32.",
-        ("bfloat16", "float32"),
+        "auto",
+        "Precision for embedding passages: auto (bfloat16 where the CPU computes it natively, "
+        "AVX512-BF16 or AMX; else float32), bfloat16 (same rankings, 2.35x as fast there, 6x slower "
+        "where emulated) or float32.",
+        ("auto", "bfloat16", "float32"),
     )
     query_prompt: str = _setting("", "Prefix for queries, e.g. 'query: ' for e5 models.")
     passage_prompt: str = _setting("", "Prefix for passages, e.g. 'passage: ' for e5 models.")

@@ -48,6 +48,27 @@ def bundled_model_dir() -> Path:
     return Path(spec.origin).parent / "model"
 
 
+# CPU flags (Linux /proc/cpuinfo) of instructions that compute bfloat16 natively.
+_NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def resolve_precision(setting: str, cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The precision "auto" stands for on this machine: bfloat16 only where the CPU computes it.
+
+    Measured on the bundled model: on an Intel Xeon with native bfloat16 it embeds 2.35x as fast
+    as float32; on an AMD EPYC (Zen 3, AVX2 only) torch emulates it and it ran at 0.17x (2.4 vs
+    14.1 passages/s). Read from /proc/cpuinfo, not torch, so that queries never import torch.
+    """
+    if setting != "auto":
+        return setting
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "float32"
+    flags = {word for line in text.splitlines() if line.startswith("flags") for word in line.split()}
+    return "bfloat16" if flags & _NATIVE_BF16_FLAGS else "float32"
+
+
 def resolve_model_dir(name: str) -> Path:
     """A local folder for `name`: the bundled model, a path, or a hub name already in the cache."""
     if not name:
@@ -87,7 +108,7 @@ class Embedder:
         self,
         model_dir: Path,
         name: str,
-        precision: str = "bfloat16",
+        precision: str = "float32",
         query_prompt: str = "",
         passage_prompt: str = "",
         threads: int = 2,
@@ -290,7 +311,7 @@ def load_embedder(settings: Settings) -> Embedder:
             _CACHE[key] = Embedder(
                 model_dir,
                 name=settings.embedding_model or BUNDLED_MODEL,
-                precision=settings.embedding_precision,
+                precision=resolve_precision(settings.embedding_precision),
                 query_prompt=settings.query_prompt,
                 passage_prompt=settings.passage_prompt,
                 threads=settings.threads,
