@@ -355,3 +355,21 @@ def test_sentence_that_ends_its_chunk_goes_on_in_the_chunk_that_continues_it(bac
 def test_a_continuing_chunk_is_never_quoted_for_itself(backend) -> None:
     # Its words match only the continuing chunk, which supplies followers and nothing else.
     assert ask(backend, "Hvor mange siloer synes de er geniale?", "da", ENDS_A_CHUNK) == PHRASES["da"].refusal
+
+
+TWO_PART_QUESTIONS = [
+    ("Hvad var temaet for Velfærdens Innovationsdag, og hvem holdt keynote?", "da", ["Nærhed", "Bourgon"]),
+    ("Hvem vant innovasjonsprisen, og hva var premien?", "nb", ["Region Syddanmark", "studietur til Norge"]),
+]
+
+
+@pytest.mark.parametrize(("question", "lang", "facts"), TWO_PART_QUESTIONS)
+def test_question_that_asks_two_things_gets_a_sentence_for_each(
+    backend, danish, norwegian, question, lang, facts
+) -> None:
+    srcs = danish if lang == "da" else norwegian
+    answer = ask(backend, question, lang, srcs)
+    assert all(fact in answer for fact in facts), answer
+    assert len(parse_markers(answer)) - 1 <= 3  # the lead-in, then at most three sentences
+    texts = {s.key: s.text for s in srcs}
+    assert all(c.supported for c in check_answer(answer, texts, lang))

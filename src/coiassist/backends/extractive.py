@@ -373,37 +373,24 @@ def _unmentioned_office(question: str, known: StemSet, lang: str) -> bool:
     return any(q not in known for q in asked)
 
 
-def select_sentences(question: str, sources: Sequence[Source], lang: str) -> list[Candidate]:
-    """The sentences to quote, in quoting order; empty when the sources do not answer.
+# "..., og hvilke politiske ønsker støtter det?": a second question after a comma.
+_SECOND_QUESTION = re.compile(
+    r",\s+(?:og|men|samt)\s+(?=(?:hvad|hva|kva|hvilke|hvilken|hvilket|kva for|hvordan|korleis|hvorfor|"
+    r"kvifor|hvem|kven|hvor|kor|hvornår|når)\b)",
+    re.IGNORECASE,
+)
 
-    Refuses when the question names someone, something or an office no source mentions, when most
-    of the question's words occur in no source (UNKNOWN_MAX), when it asks about a named subject
-    only in words no source holds (`_asks_only_unknown`), when the best
-    evidence is below ABSTAIN_THRESHOLD, or when the question asks for a
-    number, a price or a date and no good sentence holds one (the passages are about the topic but
-    do not answer). A heading is quoted with the sentence after it, and so is the best sentence
-    when there is room, from the chunk that continues its source if it ends there.
-    """
-    given = sources
-    # Chunks that only continue a retrieved one supply the sentence after a quote, nothing else.
-    sources = [s for s in given if not s.continues]
-    names = names_in(question)
-    mentioning = _mentioning(names, sources) if names else []
-    if names and not mentioning:
-        # The question is about someone or something no source mentions.
-        return []
-    known = _known_stems(sources, lang)
-    if _unmentioned_office(question, known, lang):
-        # About "statsministeren", whom no source mentions.
-        return []
-    if _unknown_share(question, known, lang) > UNKNOWN_MAX:
-        return []
-    # A word missing from sources in the other language proves little ("projekt" / "prosjekt").
-    in_own_language = any(stem_family(sources[i].lang or lang) == stem_family(lang) for i in mentioning)
-    if in_own_language and _asks_only_unknown(question, names, known, lang):
-        # About Center for Offentlig Innovation, but when it was "oprettet" no source says.
-        return []
-    every = score_sentences(question, sources, lang)
+
+def _question_parts(question: str) -> list[str]:
+    """The two questions of "Hvad ..., og hvordan ...?", or the question alone."""
+    parts = _SECOND_QUESTION.split(question, maxsplit=1)
+    if len(parts) == 2 and all(len(p.split()) >= 3 for p in parts):
+        return parts
+    return [question]
+
+
+def _compose(question: str, every: list[Candidate], given: Sequence[Source]) -> list[Candidate]:
+    """The sentences that answer `question` from its scored candidates, or none."""
     kind = _asks(question)
     ranked = [c for c in every if c.typed] if kind in ("number", "price", "date") else every
     if not ranked or ranked[0].coverage < ABSTAIN_THRESHOLD:
@@ -431,6 +418,53 @@ def select_sentences(question: str, sources: Sequence[Source], lang: str) -> lis
         if follower is not None and follower not in chosen:
             chosen.insert(1, follower)
     return chosen
+
+
+def select_sentences(question: str, sources: Sequence[Source], lang: str) -> list[Candidate]:
+    """The sentences to quote, in quoting order; empty when the sources do not answer.
+
+    Refuses when the question names someone, something or an office no source mentions, when most
+    of the question's words occur in no source (UNKNOWN_MAX), when it asks about a named subject
+    only in words no source holds (`_asks_only_unknown`), when the best
+    evidence is below ABSTAIN_THRESHOLD, or when the question asks for a
+    number, a price or a date and no good sentence holds one (the passages are about the topic but
+    do not answer). A heading is quoted with the sentence after it, and so is the best sentence
+    when there is room, from the chunk that continues its source if it ends there. A question that
+    asks two things gets the best sentence for each part too (`_question_parts`).
+    """
+    given = sources
+    # Chunks that only continue a retrieved one supply the sentence after a quote, nothing else.
+    sources = [s for s in given if not s.continues]
+    names = names_in(question)
+    mentioning = _mentioning(names, sources) if names else []
+    if names and not mentioning:
+        # The question is about someone or something no source mentions.
+        return []
+    known = _known_stems(sources, lang)
+    if _unmentioned_office(question, known, lang):
+        # About "statsministeren", whom no source mentions.
+        return []
+    if _unknown_share(question, known, lang) > UNKNOWN_MAX:
+        return []
+    # A word missing from sources in the other language proves little ("projekt" / "prosjekt").
+    in_own_language = any(stem_family(sources[i].lang or lang) == stem_family(lang) for i in mentioning)
+    if in_own_language and _asks_only_unknown(question, names, known, lang):
+        # About Center for Offentlig Innovation, but when it was "oprettet" no source says.
+        return []
+    every = score_sentences(question, sources, lang)
+    chosen = _compose(question, every, given)
+    parts = _question_parts(question)
+    if not chosen or len(parts) < 2:
+        return chosen
+    # "Hvad sagde hun om X, og hvordan kan COI Y?": the sentences chosen for the whole question
+    # often answer one part only. Each part's best sentence follows the best one for the whole
+    # (hand-written set: key facts 0.771 -> 0.781, no other answer changed; of the dev questions
+    # only 3 garbled SQuAD-da ones split).
+    bests = [own[0] for own in (_compose(p, score_sentences(p, sources, lang), given) for p in parts) if own]
+    merged: dict[str, Candidate] = {}
+    for cand in [chosen[0], *bests, *chosen[1:]]:
+        merged.setdefault(cand.text, cand)
+    return list(merged.values())[:MAX_SENTENCES]
 
 
 class ExtractiveBackend:
