@@ -360,6 +360,7 @@ def test_a_continuing_chunk_is_never_quoted_for_itself(backend) -> None:
 TWO_PART_QUESTIONS = [
     ("Hvad var temaet for Velfærdens Innovationsdag, og hvem holdt keynote?", "da", ["Nærhed", "Bourgon"]),
     ("Hvem vant innovasjonsprisen, og hva var premien?", "nb", ["Region Syddanmark", "studietur til Norge"]),
+    ("Hvad var temaet for Velfærdens Innovationsdag? Hvem holdt keynote?", "da", ["Nærhed", "Bourgon"]),
 ]
 
 

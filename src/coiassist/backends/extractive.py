@@ -373,16 +373,17 @@ def _unmentioned_office(question: str, known: StemSet, lang: str) -> bool:
     return any(q not in known for q in asked)
 
 
-# "..., og hvilke politiske ønsker støtter det?": a second question after a comma.
+# "..., og hvilke politiske ønsker støtter det?": a second question after a comma, or after the
+# question mark of the first ("Hvem vant prisen? Hva var premien?").
 _SECOND_QUESTION = re.compile(
     r",\s+(?:og|men|samt)\s+(?=(?:hvad|hva|kva|hvilke|hvilken|hvilket|kva for|hvordan|korleis|hvorfor|"
-    r"kvifor|hvem|kven|hvor|kor|hvornår|når)\b)",
+    r"kvifor|hvem|kven|hvor|kor|hvornår|når)\b)|(?<=\?)\s+(?=\w)",
     re.IGNORECASE,
 )
 
 
 def _question_parts(question: str) -> list[str]:
-    """The two questions of "Hvad ..., og hvordan ...?", or the question alone."""
+    """The two questions of "Hvad ..., og hvordan ...?" or "Hvem ...? Hva ...?", or the question alone."""
     parts = _SECOND_QUESTION.split(question, maxsplit=1)
     if len(parts) == 2 and all(len(p.split()) >= 3 for p in parts):
         return parts
