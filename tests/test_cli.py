@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from coiassist.config import Settings
+from coiassist.embeddings import BUNDLED_MODEL, resolve_precision
 from tests.conftest import REPO, write_corpus
 
 
@@ -94,6 +95,7 @@ def test_stats_and_config(home: Path) -> None:
     stats = json.loads(run("stats", "--json", home=home).stdout)
     assert stats["articles"] == 2 and stats["languages"] == {"da": 1, "nb": 1}
     assert stats["chunks"] > 2 and stats["model"] and stats["last_indexed"]
+    assert stats["model"] == f"{BUNDLED_MODEL}, {resolve_precision('auto')}"  # what embedded it
     config = run("config", home=home)
     assert config.returncode == 0
     for name in Settings.__dataclass_fields__:

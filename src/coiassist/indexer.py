@@ -265,7 +265,7 @@ def _index_locked(
 
         published = catalog.get_meta("published_version")
         if fresh_build or published != str(catalog.version) or live is None:
-            publish(index_dir, catalog, name, embedder.name)
+            publish(index_dir, catalog, name, f"{embedder.name}, {embedder.precision}")
             catalog.set_meta("published_version", str(catalog.version))
         if fresh_build and live is not None:
             _retire(index_dir, settings, live.collection)

@@ -376,7 +376,7 @@ def _unmentioned_office(question: str, known: StemSet, lang: str) -> bool:
 # "..., og hvilke politiske ønsker støtter det?": a second question after a comma, or after the
 # question mark of the first ("Hvem vant prisen? Hva var premien?").
 _SECOND_QUESTION = re.compile(
-    r",\s+(?:og|men|samt)\s+(?=(?:hvad|hva|kva|hvilke|hvilken|hvilket|kva for|hvordan|korleis|hvorfor|"
+    r",\s+(?:og|men|samt)\s+(?=(?:hvad|hva|kva|hvilke|hvilken|hvilket|hvordan|korleis|hvorfor|"
     r"kvifor|hvem|kven|hvor|kor|hvornår|når)\b)|(?<=\?)\s+(?=\w)",
     re.IGNORECASE,
 )
