@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from coiassist.backends.base import GenerationRequest, Source
-from coiassist.backends.extractive import ExtractiveBackend
+from coiassist.backends.extractive import ExtractiveBackend, select_sentences
 from coiassist.citations import check_answer, parse_markers
 from coiassist.config import Settings
 from coiassist.phrases import PHRASES
@@ -374,3 +374,22 @@ def test_question_that_asks_two_things_gets_a_sentence_for_each(
     assert len(parse_markers(answer)) - 1 <= 3  # the lead-in, then at most three sentences
     texts = {s.key: s.text for s in srcs}
     assert all(c.supported for c in check_answer(answer, texts, lang))
+
+
+def test_two_part_answer_never_ends_on_a_heading_without_its_sentence() -> None:
+    text = (
+        "Velfærdens Innovationsdag samlede mange deltagere i Øksnehallen i år.\n\n"
+        "Løsningsgalleri: Borgerdesign og Borgerservice-to-go\n\n"
+        "Borgerdesign er et tværsektorielt projekt, der blev igangsat i 2016 i tre kommuner.\n\n"
+        "Keynote om den ny syntese\n\n"
+        "Jocelyne Bourgon holdt oplæg om den ny syntese for den offentlige sektor."
+    )
+    srcs = (Source(1, "Velfærdens Innovationsdag", text, "da"),)
+    for question in (
+        "Hvilke projekter var i løsningsgalleriet, og hvem holdt keynote om den ny syntese?",
+        "Hvem holdt keynote om den ny syntese, og hvilke projekter var i løsningsgalleriet?",
+    ):
+        chosen = select_sentences(question, srcs, "da")
+        assert any("Jocelyne Bourgon holdt" in c.text for c in chosen)
+        assert 1 <= len(chosen) <= 3 and not chosen[-1].heading
+        assert all(not a.heading or not b.heading for a, b in zip(chosen, chosen[1:], strict=False))

@@ -461,11 +461,17 @@ def select_sentences(question: str, sources: Sequence[Source], lang: str) -> lis
     # often answer one part only. Each part's best sentence follows the best one for the whole
     # (hand-written set: key facts 0.771 -> 0.781, no other answer changed; of the dev questions
     # only 3 garbled SQuAD-da ones split).
-    bests = [own[0] for own in (_compose(p, score_sentences(p, sources, lang), given) for p in parts) if own]
+    leads = [_lead(own) for own in (_compose(p, score_sentences(p, sources, lang), given) for p in parts)]
     merged: dict[str, Candidate] = {}
-    for cand in [chosen[0], *bests, *chosen[1:]]:
+    for cand in [*_lead(chosen), *(c for lead in leads for c in lead), *chosen]:
         merged.setdefault(cand.text, cand)
-    return list(merged.values())[:MAX_SENTENCES]
+    answer = list(merged.values())[:MAX_SENTENCES]
+    return answer[:-1] if len(answer) > 1 and answer[-1].heading else answer  # no heading cut off
+
+
+def _lead(chosen: list[Candidate]) -> list[Candidate]:
+    """The best sentence, with the sentence after it when it is a heading (quoted together)."""
+    return chosen[:2] if chosen and chosen[0].heading else chosen[:1]
 
 
 class ExtractiveBackend:
