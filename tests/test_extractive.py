@@ -393,3 +393,22 @@ def test_two_part_answer_never_ends_on_a_heading_without_its_sentence() -> None:
         assert any("Jocelyne Bourgon holdt" in c.text for c in chosen)
         assert 1 <= len(chosen) <= 3 and not chosen[-1].heading
         assert all(not a.heading or not b.heading for a, b in zip(chosen, chosen[1:], strict=False))
+
+
+def test_where_question_prefers_the_sentence_that_names_a_place(backend) -> None:
+    srcs = (
+        Source(1, "Tema", "Deltagerne på Velfærdens Innovationsdag mødtes for at tale om nærhed.", "da"),
+        Source(2, "Sted", "Deltagerne på Velfærdens Innovationsdag mødtes i Øksnehallen i København.", "da"),
+    )
+    answer = ask(backend, "Hvor mødtes deltagerne på Velfærdens Innovationsdag?", "da", srcs)
+    # Both hold every word of the question; only the second says where.
+    assert parse_markers(answer)[1] == (srcs[1].text, (2,))
+
+
+def test_when_question_takes_a_time_of_day_as_an_answer(backend) -> None:
+    srcs = (
+        Source(1, "Søk", "Politiet avsluttet søket etter den mistenkte etter en lang dag i Bergen.", "nb"),
+        Source(2, "Søk", "Politiet avsluttet søket etter den mistenkte klokken 17 i går.", "nb"),
+    )
+    answer = ask(backend, "Når avsluttet politiet søket etter den mistenkte?", "nb", srcs)
+    assert parse_markers(answer)[1] == (srcs[1].text, (2,))
