@@ -412,3 +412,79 @@ def test_when_question_takes_a_time_of_day_as_an_answer(backend) -> None:
     )
     answer = ask(backend, "Når avsluttet politiet søket etter den mistenkte?", "nb", srcs)
     assert parse_markers(answer)[1] == (srcs[1].text, (2,))
+
+
+@pytest.fixture(scope="module")
+def similar(tmp_path_factory: pytest.TempPathFactory) -> ExtractiveBackend:
+    """The backend with the embedding similarity on (the real bundled model)."""
+    home = tmp_path_factory.mktemp("similar-home")
+    return ExtractiveBackend(Settings(home=home, extractive_similarity_weight=1.0))
+
+
+def test_similarity_settles_a_tie_of_shared_words(similar, embedder) -> None:
+    question = "Hvad er Borgerdesign?"
+    pair = [
+        "Borgerdesign er et tværsektorielt projekt om unge med psykiske udfordringer.",
+        "Borgerdesign er et ord, vi hørte flere gange på dagen.",
+    ]
+    cosines = embedder.embed_sentences(pair) @ embedder.embed_query(question)
+    assert abs(cosines[0] - cosines[1]) > 0.02  # the model does tell them apart
+    # The one the model finds closer goes second, where the order of the sources would lose it.
+    closer, other = (pair[0], pair[1]) if cosines[0] > cosines[1] else (pair[1], pair[0])
+    srcs = (Source(1, "Løsninger", other, "da"), Source(2, "Løsninger", closer, "da"))
+    by_words = select_sentences(question, srcs, "da")
+    by_both = select_sentences(question, srcs, "da", similar._similarity())
+    assert by_words[0].text == other
+    assert by_both[0].text == closer
+    assert by_both[0].lexical == by_words[1].score  # the same words, the same lexical score
+    assert by_both[0].score - by_both[0].lexical == pytest.approx(max(cosines), abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Hvad var temaet for Velfærdens Innovationsdag?",
+        "Hvem holdt keynote på dagen?",
+        "Hvor mange velfærdsinnovatører deltog?",
+        "Hvem er statsminister i Sverige?",
+        "Hvornår blev Center for Offentlig Innovation oprettet?",
+        "Hvad er risikoen, hvis opgaverne i syntesen deles ud på hver sin organisation?",
+        "Hvad mente ministeren om, hvor de nye løsninger skal findes?",
+        "Hvilke to projekter fra løsningsgalleriet beskriver COI nærmere?",
+    ],
+)
+def test_similarity_never_changes_whether_or_how_much_is_answered(similar, danish, question) -> None:
+    by_words = select_sentences(question, danish, "da")
+    by_both = select_sentences(question, danish, "da", similar._similarity())
+    assert len(by_both) == len(by_words)
+    answer = ask(similar, question, "da", danish)
+    checks = check_answer(answer, {s.key: s.text for s in danish}, "da")
+    assert all(c.supported for c in checks)
+
+
+def test_a_model_that_cannot_load_leaves_the_choice_to_the_words(tmp_path, danish, caplog) -> None:
+    broken = ExtractiveBackend(
+        Settings(home=tmp_path, extractive_similarity_weight=1.0, embedding_model=str(tmp_path / "nowhere"))
+    )
+    question = "Hvad var temaet for Velfærdens Innovationsdag?"
+    with caplog.at_level("WARNING"):
+        answer = ask(broken, question, "da", danish)
+        again = ask(broken, question, "da", danish)
+    assert answer == again == ask(ExtractiveBackend(Settings(home=tmp_path)), question, "da", danish)
+    warnings = [r.getMessage() for r in caplog.records if "sentence similarity is off" in r.getMessage()]
+    assert len(warnings) == 1 and "nowhere" in warnings[0]  # said once, with the reason
+
+
+def test_similarity_does_not_let_a_weaker_sentence_join_the_answer(tmp_path) -> None:
+    strong = ExtractiveBackend(Settings(home=tmp_path, extractive_similarity_weight=2.0))
+    question = "Hvordan arbejder kommunen med velfærdsteknologi og borgerinddragelse?"
+    srcs = (
+        Source(
+            1, "A", "Kommunen arbejder med velfærdsteknologi og borgerinddragelse i alle afdelinger.", "da"
+        ),
+        Source(2, "B", "Kommunen arbejder med velfærdsteknologi i ældreplejen.", "da"),
+    )
+    by_words = select_sentences(question, srcs, "da")
+    by_both = select_sentences(question, srcs, "da", strong._similarity())
+    # The second holds too few of the question's words to join; its similarity does not change that.
+    assert [c.key for c in by_words] == [c.key for c in by_both] == [1]

@@ -78,3 +78,23 @@ def test_embedder_of_the_default_settings_uses_the_resolved_precision(
 ) -> None:
     embedder = load_embedder(make_settings())
     assert embedder.precision == resolve_precision("auto") != "auto"
+
+
+def test_sentences_embed_through_the_export_like_passages_through_torch(
+    make_settings: Callable[..., Settings], corpus: Path, embedder: Embedder
+) -> None:
+    settings = make_settings()
+    index_corpus(settings, corpus)
+    indexed = load_embedder(settings)
+    assert indexed.onnx_path is not None and indexed.onnx_path.is_file()
+    # Mixed lengths: batched by length inside, rows must come back in the caller's order.
+    sentences = [
+        *QUESTIONS,
+        "Kort.",
+        "Kommunerne arbejder med velfærdsinnovation for at løse de store udfordringer.",
+    ]
+    fast = indexed.embed_sentences(sentences)
+    reference = embedder.embed_passages(sentences)
+    assert fast.shape == reference.shape == (len(sentences), 384)
+    for row, ref in zip(fast, reference, strict=True):
+        assert float(row @ ref) > 0.999

@@ -62,6 +62,13 @@ class Settings:
     )
     rrf_k: int = _setting(60, "Rank constant of the reciprocal-rank fusion (fusion = rrf).")
     top_k: int = _setting(5, "Passages given to the answer backend.")
+    extractive_similarity_weight: float = _setting(
+        0.0,
+        "Weight of the embedding similarity of question and sentence when the extractive backend "
+        "picks sentences (the words they share weigh 1 and alone decide whether to answer and how "
+        "many sentences); 0 turns it off. With the bundled English model no weight helped on the "
+        "dev sets; try it with a multilingual model and check with `coiassist eval --compare`.",
+    )
     backend: str = _setting("extractive", "Answer backend: extractive, openai or ollama.")
     llm_model: str = _setting("", "Model name for the openai/ollama backends.")
     llm_base_url: str = _setting(
@@ -177,4 +184,6 @@ def load_settings(overrides: dict[str, Any] | None = None, config_file: Path | N
         raise ConfigError("chunk_overlap_tokens must be smaller than chunk_tokens")
     if settings.top_k < 1:
         raise ConfigError("top_k must be at least 1")
+    if settings.extractive_similarity_weight < 0:
+        raise ConfigError("extractive_similarity_weight must be 0 or more")
     return settings

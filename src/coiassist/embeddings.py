@@ -280,6 +280,25 @@ class Embedder:
             log.warning("%s; queries will use torch", exc)
             return None
 
+    def embed_sentences(self, texts: Sequence[str]) -> np.ndarray:
+        """One normalised row per short passage text (a sentence), with the passage prompt.
+
+        Uses the ONNX model that queries use when it is exported (no torch import, ~4 ms a
+        sentence on 2 cores), in batches of similar length so that little is padding.
+        """
+        encoder = self._query_encoder
+        if encoder is None or not texts:
+            return self.embed_passages(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        parts = [
+            encoder.encode([self.passage_prompt + texts[i] for i in order[begin : begin + 32]])
+            for begin in range(0, len(order), 32)
+        ]
+        vectors = _normalise(np.concatenate(parts))
+        out = np.empty_like(vectors)
+        out[order] = vectors
+        return out
+
     def embed_query(self, text: str) -> np.ndarray:
         encoder = self._query_encoder
         if encoder is not None:

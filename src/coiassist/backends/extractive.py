@@ -1,28 +1,44 @@
 """The offline answer backend: quotes the source sentences that best answer the question.
 
-No model and no network, and deterministic, so it is the default, the fallback when an LLM
-fails and the backend the tests and the demo use. Every sentence it writes is a verbatim source
-sentence followed by its `[n]`; only the frame (lead-in, refusal) is its own, in the question's
-language. Sources are untrusted text: sentences that carry markup or read as instructions to an
-assistant are never quoted, so an article cannot make the answer link, embed or obey anything.
-A bare URL in an ordinary sentence stays plain text (never a markdown link or image), so the chat
-fetches nothing by itself.
+No network and deterministic, so it is the default, the fallback when an LLM fails and the
+backend the tests and the demo use. Every sentence it writes is a verbatim source sentence
+followed by its `[n]`; only the frame (lead-in, refusal) is its own, in the question's language.
+Sources are untrusted text: sentences that carry markup or read as instructions to an assistant
+are never quoted, so an article cannot make the answer link, embed or obey anything. A bare URL in
+an ordinary sentence stays plain text (never a markdown link or image), so the chat fetches
+nothing by itself.
+
+Sentences are chosen by the question's words they share and, when `extractive_similarity_weight`
+is above 0, by their embedding similarity to the question too (the index's own model). Whether to
+answer, and with how many sentences, rests on the shared words alone, so a weak or failing model
+never makes it answer; without the model it goes on by the words. The weight is 0 by default: with
+the bundled English MiniLM no weight chose better sentences on the dev sets once answers were kept
+as long (bench/calibrate_extractive.py --similarity-weight; README, Evaluation).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
-from collections.abc import Iterator, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+
+import numpy as np
 
 from coiassist.analyzer import content_stems, normalize, stem_family, tokenize
 from coiassist.backends.base import GenerationRequest, Source
 from coiassist.citations import StemSet, name_found, names_in
 from coiassist.config import Settings
+from coiassist.embeddings import Embedder, load_embedder
+from coiassist.errors import CoiassistError
 from coiassist.phrases import phrases_for
 from coiassist.sentences import split_sentences
+
+log = logging.getLogger(__name__)
 
 # Below this evidence (see `score_sentences`) the backend refuses instead of answering.
 # `bench/calibrate_extractive.py` on NorQuAD dev (389 nb) and SQuAD-da dev (500 da), ~700-character
@@ -155,6 +171,12 @@ class Candidate:
     order: tuple[int, int]  # (source position, sentence position), for stable ties
     heading: bool = False  # a title line: quoted together with the sentence after it
     typed: bool = False  # holds what the question asks for (a number, a date, a name)
+    lexical: float = 0.0  # the score without the similarity credit: decides whether and how much
+
+
+# (question, sentences) -> a credit per sentence added to its score: the backend's weighted
+# embedding similarity.
+Similarity = Callable[[str, Sequence[str]], Sequence[float]]
 
 
 @dataclass(frozen=True)
@@ -247,7 +269,9 @@ def _mentioning(names: Sequence[str], sources: Sequence[Source]) -> list[int]:
     return [pos for pos, s in enumerate(sources) if mention[pos] or s.title in titles]
 
 
-def score_sentences(question: str, sources: Sequence[Source], lang: str) -> list[Candidate]:
+def score_sentences(
+    question: str, sources: Sequence[Source], lang: str, similarity: Similarity | None = None
+) -> list[Candidate]:
     """Every quotable source sentence with its evidence for the question, best first.
 
     Evidence is the share of the question's content stems a sentence contains, each weighted by
@@ -255,8 +279,8 @@ def score_sentences(question: str, sources: Sequence[Source], lang: str) -> list
     CONTEXT_WEIGHT times the share found only elsewhere in its passage or title (the question
     names the topic, the sentence answers it). The question's names weigh NAME_WEIGHT against its
     other words, and a photo caption's evidence counts CAPTION_WEIGHT. The score adds TYPE_BONUS
-    when the sentence holds what the question asks for. Sources that mention none of the question's
-    names are left out when others do.
+    when the sentence holds what the question asks for, and `similarity`'s credit when given.
+    Sources that mention none of the question's names are left out when others do.
     """
     query = list(dict.fromkeys(content_stems(question, lang)))
     if not query:
@@ -302,8 +326,14 @@ def score_sentences(question: str, sources: Sequence[Source], lang: str) -> list
         if _CAPTION.match(s.text):
             coverage *= CAPTION_WEIGHT
         typed = bool(kind) and inside > 0 and _has(kind, s.text, question)
-        score = coverage + (TYPE_BONUS if typed else 0.0)
-        candidates.append(Candidate(s.key, s.text, score, coverage, s.order, s.heading, typed))
+        lexical = coverage + (TYPE_BONUS if typed else 0.0)
+        candidates.append(Candidate(s.key, s.text, lexical, coverage, s.order, s.heading, typed, lexical))
+    if similarity is not None:
+        credits = similarity(question, [c.text for c in candidates])
+        candidates = [
+            Candidate(c.key, c.text, c.lexical + credit, c.coverage, c.order, c.heading, c.typed, c.lexical)
+            for c, credit in zip(candidates, credits, strict=True)
+        ]
     candidates.sort(key=lambda c: (-c.score, c.order))
     return candidates
 
@@ -402,14 +432,18 @@ def _compose(question: str, every: list[Candidate], given: Sequence[Source]) -> 
     """The sentences that answer `question` from its scored candidates, or none."""
     kind = _asks(question)
     ranked = [c for c in every if c.typed] if kind in ("number", "price", "date") else every
-    if not ranked or ranked[0].coverage < ABSTAIN_THRESHOLD:
+    # Whether to answer rests on the words alone: the sentence they rank first must hold enough.
+    lead = min(ranked, key=lambda c: (-c.lexical, c.order), default=None)
+    if lead is None or lead.coverage < ABSTAIN_THRESHOLD:
         return []
+    ranked = [c for c in ranked if c.coverage >= ABSTAIN_THRESHOLD]
     best = ranked[0]
     chosen: list[Candidate] = []
     for cand in ranked:
-        if len(chosen) >= MAX_SENTENCES or cand.score < FOLLOW_RATIO * best.score:
+        if len(chosen) >= MAX_SENTENCES:
             break
-        if cand in chosen or cand.coverage < ABSTAIN_THRESHOLD:
+        # How many join is the words' call too: the similarity credit lifts every sentence alike.
+        if cand in chosen or cand.lexical < FOLLOW_RATIO * best.lexical:
             continue
         chosen.append(cand)
         if cand.heading and len(chosen) < MAX_SENTENCES:
@@ -429,7 +463,9 @@ def _compose(question: str, every: list[Candidate], given: Sequence[Source]) -> 
     return chosen
 
 
-def select_sentences(question: str, sources: Sequence[Source], lang: str) -> list[Candidate]:
+def select_sentences(
+    question: str, sources: Sequence[Source], lang: str, similarity: Similarity | None = None
+) -> list[Candidate]:
     """The sentences to quote, in quoting order; empty when the sources do not answer.
 
     Refuses when the question names someone, something or an office no source mentions, when most
@@ -439,7 +475,8 @@ def select_sentences(question: str, sources: Sequence[Source], lang: str) -> lis
     number, a price or a date and no good sentence holds one (the passages are about the topic but
     do not answer). A heading is quoted with the sentence after it, and so is the best sentence
     when there is room, from the chunk that continues its source if it ends there. A question that
-    asks two things gets the best sentence for each part too (`_question_parts`).
+    asks two things gets the best sentence for each part too (`_question_parts`). `similarity`
+    (see `score_sentences`) changes which sentences are quoted, never whether to answer.
     """
     given = sources
     # Chunks that only continue a retrieved one supply the sentence after a quote, nothing else.
@@ -460,7 +497,7 @@ def select_sentences(question: str, sources: Sequence[Source], lang: str) -> lis
     if in_own_language and _asks_only_unknown(question, names, known, lang):
         # About Center for Offentlig Innovation, but when it was "oprettet" no source says.
         return []
-    every = score_sentences(question, sources, lang)
+    every = score_sentences(question, sources, lang, similarity)
     chosen = _compose(question, every, given)
     parts = _question_parts(question)
     if not chosen or len(parts) < 2:
@@ -469,7 +506,7 @@ def select_sentences(question: str, sources: Sequence[Source], lang: str) -> lis
     # often answer one part only. Each part's best sentence follows the best one for the whole
     # (hand-written set: key facts 0.771 -> 0.781, no other answer changed; of the dev questions
     # only 3 garbled SQuAD-da ones split).
-    leads = [_lead(own) for own in (_compose(p, score_sentences(p, sources, lang), given) for p in parts)]
+    leads = [_lead(_compose(part, score_sentences(part, sources, lang, similarity), given)) for part in parts]
     merged: dict[str, Candidate] = {}
     for cand in [*_lead(chosen), *(c for lead in leads for c in lead), *chosen]:
         merged.setdefault(cand.text, cand)
@@ -482,21 +519,73 @@ def _lead(chosen: list[Candidate]) -> list[Candidate]:
     return chosen[:2] if chosen and chosen[0].heading else chosen[:1]
 
 
+# Sentence vectors kept between questions (~1.5 kB each): follow-ups quote the same passages.
+_VECTOR_CACHE_SIZE = 4096
+
+
 class ExtractiveBackend:
-    """Answers by quoting; needs nothing, so `check()` is always empty."""
+    """Answers by quoting; needs nothing, so `check()` is always empty.
+
+    The embedding model is the index's own (`load_embedder`), loaded on the first answer. If it
+    cannot be loaded or fails, the backend logs it once and goes on choosing by the words alone.
+    """
 
     name = "extractive"
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._embedder: Embedder | None = None
+        self._broken = settings.extractive_similarity_weight <= 0
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def check(self) -> list[str]:
         return []
 
+    def _sentence_vectors(self, embedder: Embedder, texts: Sequence[str]) -> list[np.ndarray]:
+        with self._lock:
+            known = {t: self._vectors[t] for t in texts if t in self._vectors}
+            for text in known:
+                self._vectors.move_to_end(text)
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            known.update(zip(missing, embedder.embed_sentences(missing), strict=True))
+            with self._lock:
+                for text in missing:
+                    self._vectors[text] = known[text]
+                while len(self._vectors) > _VECTOR_CACHE_SIZE:
+                    self._vectors.popitem(last=False)
+        return [known[t] for t in texts]
+
+    def _similarity(self) -> Similarity | None:
+        """The weighted cosine of question and sentence, or None when off or unavailable."""
+        if self._broken:
+            return None
+        weight = self.settings.extractive_similarity_weight
+        questions: dict[str, np.ndarray] = {}
+
+        def credit(question: str, texts: Sequence[str]) -> list[float]:
+            if self._broken:
+                return [0.0] * len(texts)
+            try:
+                if self._embedder is None:
+                    self._embedder = load_embedder(self.settings)
+                if question not in questions:
+                    questions[question] = self._embedder.embed_query(question)
+                vectors = self._sentence_vectors(self._embedder, texts)
+            except Exception as exc:  # CoiassistError, or whatever torch/onnxruntime raise
+                self._broken = True
+                kind = "" if isinstance(exc, CoiassistError) else f"{type(exc).__name__}: "
+                log.warning("sentence similarity is off (%s%s); choosing sentences by words alone", kind, exc)
+                return [0.0] * len(texts)
+            return [weight * float(v @ questions[question]) for v in vectors]
+
+        return credit
+
     def generate(self, request: GenerationRequest) -> Iterator[str]:
         """Yield the lead-in, then one quoted sentence with its `[n]` at a time (or the refusal)."""
         phrases = phrases_for(request.language)
-        chosen = select_sentences(request.question, request.sources, request.language)
+        chosen = select_sentences(request.question, request.sources, request.language, self._similarity())
         if not chosen:
             yield phrases.refusal
             return
