@@ -18,13 +18,19 @@ QUESTIONS = [
 ]
 
 
-def test_index_run_exports_a_query_model_that_matches_torch(
-    make_settings: Callable[..., Settings], corpus: Path, embedder: Embedder
-) -> None:
+def exported_embedder(make_settings: Callable[..., Settings], corpus: Path) -> Embedder:
+    """The embedder of a home that `index_corpus` has run in: its ONNX query model exported."""
     settings = make_settings()
     index_corpus(settings, corpus)
     indexed = load_embedder(settings)
     assert indexed.onnx_path is not None and indexed.onnx_path.is_file()
+    return indexed
+
+
+def test_index_run_exports_a_query_model_that_matches_torch(
+    make_settings: Callable[..., Settings], corpus: Path, embedder: Embedder
+) -> None:
+    indexed = exported_embedder(make_settings, corpus)
     for question in QUESTIONS:
         fast = indexed.embed_query(question)
         reference = embedder.model.encode_query([question], convert_to_numpy=True)[0]
@@ -35,9 +41,7 @@ def test_index_run_exports_a_query_model_that_matches_torch(
 
 
 def test_padded_batches_embed_like_single_texts(make_settings: Callable[..., Settings], corpus: Path) -> None:
-    settings = make_settings()
-    index_corpus(settings, corpus)
-    indexed = load_embedder(settings)
+    indexed = exported_embedder(make_settings, corpus)
     assert indexed.onnx_path is not None
     encoder = OnnxEncoder(indexed.onnx_path, indexed.model_dir, indexed.max_seq_length)
     batch = encoder.encode(QUESTIONS)
@@ -83,10 +87,7 @@ def test_embedder_of_the_default_settings_uses_the_resolved_precision(
 def test_sentences_embed_through_the_export_like_passages_through_torch(
     make_settings: Callable[..., Settings], corpus: Path, embedder: Embedder
 ) -> None:
-    settings = make_settings()
-    index_corpus(settings, corpus)
-    indexed = load_embedder(settings)
-    assert indexed.onnx_path is not None and indexed.onnx_path.is_file()
+    indexed = exported_embedder(make_settings, corpus)
     # Mixed lengths: batched by length inside, rows must come back in the caller's order.
     sentences = [
         *QUESTIONS,
