@@ -108,6 +108,20 @@ def test_changed_name_is_reported_missing() -> None:
     assert check.missing == ("Mette", "Frederiksen")
 
 
+SKY = (
+    "Da Sky Digital blev lanceret i 1998, brugte den nye tjeneste Astra 2A-satellitten, som lå på "
+    "28.5°E, og senere Eutelsat 33C."
+)
+
+
+def test_a_letter_inside_a_code_is_no_name_of_its_own() -> None:
+    # "2A" and "33C" are codes, checked as numbers: the "A" and "C" alone are not names to look for.
+    (check,) = check_answer(f"{SKY} [1]", {1: SKY}, "da")
+    assert check.supported and check.missing == ()
+    (changed,) = check_answer(f"{SKY.replace('2A', '2B')} [1]", {1: SKY}, "da")
+    assert not changed.supported and changed.missing == ("2b",)
+
+
 def test_uncited_sentence_is_unsupported_but_frame_phrases_are_exempt() -> None:
     answer = f"{PHRASES['nn'].lead_in}\n\n{OKSNEHALLEN}\n\n{PHRASES['nn'].refusal}"
     lead, uncited, refusal = check_answer(answer, PASSAGES, "nn")

@@ -414,6 +414,19 @@ def test_when_question_takes_a_time_of_day_as_an_answer(backend) -> None:
     assert parse_markers(answer)[1] == (srcs[1].text, (2,))
 
 
+def test_footnote_marks_of_the_source_are_not_quoted_as_citations(backend) -> None:
+    # Wikipedia text keeps its footnote marks; quoted as they are, "[2]" would cite source 2.
+    srcs = (
+        Source(1, "Pesten", "Den sorte død kom igen med nye udbrud i 1361 [2] og 1369 [2] i England.", "da"),
+        Source(2, "Pesten", "Pesten kom til Danmark med skibe fra Norge i 1349.", "da"),
+    )
+    answer = ask(backend, "Hvornår kom den sorte død igen til England med nye udbrud?", "da", srcs)
+    sentence, keys = parse_markers(answer)[1]
+    assert sentence == "Den sorte død kom igen med nye udbrud i 1361 og 1369 i England."
+    assert keys == (1,)
+    assert "[2]" not in answer
+
+
 @pytest.fixture(scope="module")
 def similar(tmp_path_factory: pytest.TempPathFactory) -> ExtractiveBackend:
     """The backend with the embedding similarity on (the real bundled model)."""

@@ -48,7 +48,9 @@ MARKER = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
 # Markers (and flags) that follow a sentence's final punctuation belong to that sentence.
 _TRAILER = re.compile(r"(?:[ \t]*(?:\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]|\[\?\]))+")
 _MARKER_WITH_SPACE = re.compile(r"[ \t]*(\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])")
-_WORD = re.compile(r"[^\W\d_][\w’'-]*")
+# A word that starts with a letter and not inside a token: the "A" of "2A-satellitten" or the "P"
+# of "21P" is part of a code (checked as a number), not a name of its own.
+_WORD = re.compile(r"(?<![^\W_])[^\W\d_][\w’'-]*")
 _FOLD = str.maketrans({"æ": "e", "ø": "o", "å": "a"})
 _SOFT = re.compile(r"([aeiouyæøå])([bdg])")
 _HARD = {"b": "p", "d": "t", "g": "k"}

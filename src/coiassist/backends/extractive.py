@@ -31,7 +31,7 @@ import numpy as np
 
 from coiassist.analyzer import content_stems, normalize, stem_family, tokenize
 from coiassist.backends.base import GenerationRequest, Source
-from coiassist.citations import StemSet, name_found, names_in
+from coiassist.citations import MARKER, StemSet, name_found, names_in
 from coiassist.config import Settings
 from coiassist.embeddings import Embedder, load_embedder
 from coiassist.errors import CoiassistError
@@ -192,9 +192,11 @@ _ENUMERATION = re.compile(r"^\d{1,2}[.)]\s+(?=[A-ZÆØÅ])")
 
 
 def _quotable(sentence: str) -> str:
-    """The sentence as quoted: leading dashes, bullets, a section number and an unmatched
-    opening quote removed."""
-    text = _ENUMERATION.sub("", " ".join(sentence.split()).lstrip(_LEADING_JUNK))
+    """The sentence as quoted: leading dashes, bullets, a section number, an unmatched opening
+    quote and footnote marks ("1361 [56] 62" in Wikipedia text) removed: a "[2]" of the source
+    would read as a citation of source 2."""
+    text = " ".join(MARKER.sub(" ", sentence).split())
+    text = _ENUMERATION.sub("", text.lstrip(_LEADING_JUNK))
     if text[:1] in _QUOTES and _QUOTES[text[0]] not in text[1:]:
         text = text[1:].lstrip()
     return text
