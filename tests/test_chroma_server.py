@@ -16,6 +16,8 @@ from coiassist.config import Settings
 from coiassist.errors import IndexStoreError
 from coiassist.indexer import index_corpus
 from coiassist.retrieval import Retriever
+from coiassist.snapshot import open_snapshot
+from coiassist.vectors import EF_SEARCH, open_client
 from tests.conftest import free_port
 from tests.index_helpers import assert_consistent, index_state
 
@@ -64,6 +66,9 @@ def test_index_and_search_through_a_chroma_server(
     assert again.chunks_embedded == 0
     hits = Retriever(settings).search("tillitsreform i offentlig sektor", k=3, mode="dense")
     assert hits and hits[0].article_id == "tillid"
+    pointer, _ = open_snapshot(settings.index_dir)
+    collection = open_client(settings.home, chroma_url).get_collection(pointer.collection)
+    assert collection.configuration["hnsw"]["ef_search"] == EF_SEARCH
     # nothing of the dense side is stored locally in server mode
     assert not (settings.index_dir / "chroma").exists()
 
