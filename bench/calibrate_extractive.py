@@ -7,11 +7,14 @@ chunks of whole sentences (one sentence of overlap) and indexed with BM25. For e
   its BM25 rank (at most 5th), as retrieval would hand them over;
 - related: the 5 best BM25 chunks of other articles that do not hold the answer (on-topic sources
   that do not answer: the hard case for a refusal);
-- random: 5 random chunks of other articles in the question's language (off-topic retrieval).
+- random: 5 random chunks of other articles in the question's language (off-topic retrieval);
+- other_related / other_random: the same two, from chunks in the other language only (a Danish
+  question put to Norwegian sources that do not answer it, and the reverse).
 
 The backend answers each question from each source set. Reported per language: abstention
-precision and recall (answerable + related, or answerable + random), the share of answerable
-questions refused, and key-fact containment (the gold answer string inside the answer; a refusal
+precision and recall (answerable + related, or answerable + random), refusal recall with the
+other language's sources (R_other_related, R_other_random), the share of answerable questions
+refused, and key-fact containment (the gold answer string inside the answer; a refusal
 contains nothing) over all answerable questions and over those answered.
 
 Usage: .venv/bin/python bench/calibrate_extractive.py [--data /work/shared/data]
@@ -99,12 +102,17 @@ def build_cases(data: Path) -> tuple[list[Chunk], list[dict[str, Any]]]:
             answerable.insert(min(hits.index(g) if g in hits else 4, 4), g)
             related = [i for i in hits if chunks[i].doc != q["context_id"] and not holds(i)][:5]
             pool = [i for i in by_lang[q["lang"]] if chunks[i].doc != q["context_id"]]
+            other = [i for lang, ids in by_lang.items() if lang != q["lang"] for i in ids]
+            other_hits = [int(i) for i, _ in index.search(query_terms(q["question"], None), 400)]
+            other_set = set(other)
             cases.append(
                 {
                     "q": q,
                     "answerable": answerable,
                     "related": related,
                     "random": rng.sample(pool, 5),
+                    "other_related": [i for i in other_hits if i in other_set][:5],
+                    "other_random": rng.sample(other, 5),
                 }
             )
     return chunks, cases
@@ -129,7 +137,7 @@ def evaluate(
         refusal = phrases_for(lang).refusal
         sub = [c for c in cases if c["q"]["lang"] == lang]
         refused = contained = 0
-        refused_related = refused_random = 0
+        refused_related = refused_random = refused_other_related = refused_other_random = 0
         for case in sub:
             q = case["q"]
             text = _answer(backend, q, chunks, case["answerable"])
@@ -139,6 +147,8 @@ def evaluate(
                 contained += 1
             refused_related += _answer(backend, q, chunks, case["related"]) == refusal
             refused_random += _answer(backend, q, chunks, case["random"]) == refusal
+            refused_other_related += _answer(backend, q, chunks, case["other_related"]) == refusal
+            refused_other_random += _answer(backend, q, chunks, case["other_random"]) == refusal
         n = len(sub)
         answered = n - refused
         results[lang] = {
@@ -147,6 +157,8 @@ def evaluate(
             "R_related": round(refused_related / n, 3),
             "P_random": round(refused_random / max(refused_random + refused, 1), 3),
             "R_random": round(refused_random / n, 3),
+            "R_other_related": round(refused_other_related / n, 3),
+            "R_other_random": round(refused_other_random / n, 3),
             "refused_answerable": round(refused / n, 3),
             "contain_all": round(contained / n, 3),
             "contain_answered": round(contained / max(answered, 1), 3),
