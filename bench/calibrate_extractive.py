@@ -85,6 +85,10 @@ def build_cases(data: Path) -> tuple[list[Chunk], list[dict[str, Any]]]:
     by_lang: dict[str, list[int]] = {}
     for i, c in enumerate(chunks):
         by_lang.setdefault(c.lang, []).append(i)
+    # Chunks in every language but each one, for questions put to the other language's sources.
+    other_lang = {
+        lang: [i for other, ids in by_lang.items() if other != lang for i in ids] for lang in by_lang
+    }
     cases = []
     for name in QUESTIONS:
         for q in _load(data / name):
@@ -102,16 +106,15 @@ def build_cases(data: Path) -> tuple[list[Chunk], list[dict[str, Any]]]:
             answerable.insert(min(hits.index(g) if g in hits else 4, 4), g)
             related = [i for i in hits if chunks[i].doc != q["context_id"] and not holds(i)][:5]
             pool = [i for i in by_lang[q["lang"]] if chunks[i].doc != q["context_id"]]
-            other = [i for lang, ids in by_lang.items() if lang != q["lang"] for i in ids]
+            other = other_lang[q["lang"]]
             other_hits = [int(i) for i, _ in index.search(query_terms(q["question"], None), 400)]
-            other_set = set(other)
             cases.append(
                 {
                     "q": q,
                     "answerable": answerable,
                     "related": related,
                     "random": rng.sample(pool, 5),
-                    "other_related": [i for i in other_hits if i in other_set][:5],
+                    "other_related": [i for i in other_hits if chunks[i].lang != q["lang"]][:5],
                     "other_random": rng.sample(other, 5),
                 }
             )
@@ -137,7 +140,8 @@ def evaluate(
         refusal = phrases_for(lang).refusal
         sub = [c for c in cases if c["q"]["lang"] == lang]
         refused = contained = 0
-        refused_related = refused_random = refused_other_related = refused_other_random = 0
+        # Refusals per set of sources that do not answer (see the module docstring).
+        refused_with = dict.fromkeys(("related", "random", "other_related", "other_random"), 0)
         for case in sub:
             q = case["q"]
             text = _answer(backend, q, chunks, case["answerable"])
@@ -145,20 +149,19 @@ def evaluate(
                 refused += 1
             elif any(normalize(a) in normalize(text) for a in q["answers"]):
                 contained += 1
-            refused_related += _answer(backend, q, chunks, case["related"]) == refusal
-            refused_random += _answer(backend, q, chunks, case["random"]) == refusal
-            refused_other_related += _answer(backend, q, chunks, case["other_related"]) == refusal
-            refused_other_random += _answer(backend, q, chunks, case["other_random"]) == refusal
+            for sources in refused_with:
+                refused_with[sources] += _answer(backend, q, chunks, case[sources]) == refusal
         n = len(sub)
         answered = n - refused
+        related, rand = refused_with["related"], refused_with["random"]
         results[lang] = {
             "n": n,
-            "P_related": round(refused_related / max(refused_related + refused, 1), 3),
-            "R_related": round(refused_related / n, 3),
-            "P_random": round(refused_random / max(refused_random + refused, 1), 3),
-            "R_random": round(refused_random / n, 3),
-            "R_other_related": round(refused_other_related / n, 3),
-            "R_other_random": round(refused_other_random / n, 3),
+            "P_related": round(related / max(related + refused, 1), 3),
+            "R_related": round(related / n, 3),
+            "P_random": round(rand / max(rand + refused, 1), 3),
+            "R_random": round(rand / n, 3),
+            "R_other_related": round(refused_with["other_related"] / n, 3),
+            "R_other_random": round(refused_with["other_random"] / n, 3),
             "refused_answerable": round(refused / n, 3),
             "contain_all": round(contained / n, 3),
             "contain_answered": round(contained / max(answered, 1), 3),
