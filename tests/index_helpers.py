@@ -19,19 +19,25 @@ class IndexState:
     vector_count: int
 
 
-def index_state(settings: Settings) -> IndexState:
-    pointer, folder = open_snapshot(settings.index_dir)
+def published_chunks(settings: Settings) -> tuple[tuple[tuple[str, int, int, str], ...], tuple[str, ...]]:
+    """The published chunks and the BM25 index's chunk ids, read without opening Chroma."""
+    _, folder = open_snapshot(settings.index_dir)
     db = sqlite3.connect(folder / "chunks.sqlite")
     try:
         chunks = tuple(db.execute('SELECT id, start, "end", text FROM chunks ORDER BY id'))
     finally:
         db.close()
-    lexical = LexicalIndex.load(folder / "lexical")
+    return chunks, tuple(sorted(LexicalIndex.load(folder / "lexical").ids))
+
+
+def index_state(settings: Settings) -> IndexState:
+    pointer, _ = open_snapshot(settings.index_dir)
+    chunks, lexical_ids = published_chunks(settings)
     store = VectorStore(open_client(settings.home, settings.chroma_url), pointer.collection)
     records = store.all_records()
     return IndexState(
         chunks=chunks,
-        lexical_ids=tuple(sorted(lexical.ids)),
+        lexical_ids=lexical_ids,
         vector_ids=tuple(sorted(records)),
         vector_count=store.count(),
     )

@@ -281,14 +281,23 @@ def _index_locked(
 
 
 def _open_vectors(settings: Settings, name: str, rebuild: bool) -> VectorStore:
-    """The collection to write. A rebuild moves an unreadable local Chroma folder aside and starts
-    a new one: the index is derived from the articles, and a broken folder must not block its repair."""
+    """The collection to write, read once. A local Chroma folder whose files are damaged is moved
+    aside and a new one started: Chroma's files are not crash-safe (a run killed while Chroma
+    writes them leaves files it cannot load again; the kill-loop test sees this), the vectors are
+    derived from the catalog's articles, and `_reconcile` then embeds again every article whose
+    vectors are gone. A folder that cannot be opened at all (a permission, a full disk) is moved
+    only by --rebuild, since the cause may pass. A Chroma server's collections are never moved."""
     try:
         vectors = VectorStore(
             open_client(settings.home, settings.chroma_url, settings.threads), name, settings.threads
         )
         vectors.create()
+        vectors.count()
         return vectors
+    except IndexCorruptError as exc:
+        if settings.chroma_url:
+            raise
+        log.warning("%s", exc)
     except IndexStoreError:
         if not rebuild or settings.chroma_url:
             raise

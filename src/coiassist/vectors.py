@@ -9,12 +9,12 @@ half-finished index run can never mix old text with new vectors.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import struct
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -70,7 +70,7 @@ def check_hnsw_files(chroma_dir: Path) -> None:
         if short:
             raise IndexCorruptError(
                 f"the vector index in {header.parent} is damaged (its files are shorter than its "
-                "header says); run `coiassist index --rebuild` to rebuild it from the articles"
+                "header says); run `coiassist index` to make its vectors again from the articles"
             )
 
 
@@ -131,16 +131,42 @@ def _unreachable(exc: BaseException) -> bool:
     return isinstance(exc, httpx.TransportError | ConnectionError)
 
 
-@contextlib.contextmanager
-def _writing(name: str) -> Iterator[None]:
-    """Chroma's write failures (a full disk, a read-only folder, a server gone) as IndexStoreError."""
-    try:
-        yield
-    except Exception as exc:  # chromadb raises InternalError, httpx errors, sqlite errors
-        raise IndexStoreError(
-            f"cannot write the vector collection {name!r} ({exc}); free disk space, fix permissions "
-            "or start the Chroma server, then run `coiassist index` again (nothing published is lost)"
-        ) from None
+# Pauses before retrying a write that SQLite refused as "database is locked" (code 5). Embedded
+# Chroma 1.5 sometimes refuses a write right after a collection is made (1 in 100 `modify` calls
+# here, more on a loaded machine) and the write succeeds when repeated; every write we make is an
+# upsert, delete or setting, so repeating it is safe.
+_LOCKED_PAUSES = (0.1, 0.3, 1.0, 3.0)
+
+
+def _write(name: str, call: Callable[..., Any], **arguments: Any) -> None:
+    """One Chroma write; its failures (a full disk, a read-only folder, a server gone) as IndexStoreError."""
+    for pause in (*_LOCKED_PAUSES, None):
+        try:
+            call(**arguments)
+            return
+        except Exception as exc:  # chromadb raises InternalError, httpx errors, sqlite errors
+            if pause is not None and "database is locked" in str(exc):
+                log.info("Chroma reported its database locked; writing again in %.1f s", pause)
+                time.sleep(pause)
+                continue
+            raise IndexStoreError(
+                f"cannot write the vector collection {name!r} ({exc}); free disk space, fix permissions "
+                "or start the Chroma server, then run `coiassist index` again (nothing published is lost)"
+            ) from None
+
+
+def _read_failure(name: str, exc: Exception) -> IndexStoreError:
+    """A failed read as the error that names its cure. Only a collection that is missing or cannot
+    be loaded is damage (IndexCorruptError, which an index run repairs); a server that is down or
+    a database busy with another process's write is not."""
+    if _unreachable(exc):
+        return IndexStoreError(f"the Chroma server did not answer ({exc}); is the Chroma server running?")
+    if "database is locked" in str(exc):
+        return IndexStoreError(f"the vector index is busy ({exc}); try again in a moment")
+    return IndexCorruptError(
+        f"the vector collection {name!r} is missing or cannot be read ({exc}); "
+        "run `coiassist index` to make its vectors again from the articles"
+    )
 
 
 class VectorStore:
@@ -166,14 +192,7 @@ class VectorStore:
                 else:
                     self._collection = self.client.get_collection(self.name, embedding_function=None)
             except Exception as exc:  # NotFoundError, or an unreachable server
-                if _unreachable(exc):  # a server that is down is not a damaged index: say so
-                    raise IndexStoreError(
-                        f"the Chroma server did not answer ({exc}); is the Chroma server running?"
-                    ) from None
-                raise IndexCorruptError(
-                    f"the vector collection {self.name!r} is missing or unreadable ({exc}); "
-                    "run `coiassist index --rebuild` to rebuild it from the articles"
-                ) from None
+                raise _read_failure(self.name, exc) from None
             if create:
                 self._raise_ef_search()
         return self._collection
@@ -183,39 +202,43 @@ class VectorStore:
         run; readers never write, so until then it answers as before."""
         hnsw = (self._collection.configuration or {}).get("hnsw") or {}
         if int(hnsw.get("ef_search") or 0) < EF_SEARCH:
-            with _writing(self.name):
-                self._collection.modify(configuration={"hnsw": {"ef_search": EF_SEARCH}})
+            _write(self.name, self._collection.modify, configuration={"hnsw": {"ef_search": EF_SEARCH}})
 
     def create(self) -> None:
         self._get(create=True)
 
     def count(self) -> int:
-        return int(self._get(create=False).count())
+        """Vectors stored. The first read loads the collection's files, so a collection Chroma
+        cannot load (a run killed while Chroma wrote them) fails here."""
+        collection = self._get(create=False)
+        try:
+            return int(collection.count())
+        except Exception as exc:  # chromadb raises InternalError; httpx errors for a server
+            raise _read_failure(self.name, exc) from None
 
     def add(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
         collection = self._get(create=True)
-        with _writing(self.name):
-            for begin in range(0, len(ids), _BATCH):
-                end = begin + _BATCH
-                collection.upsert(
-                    ids=list(ids[begin:end]),
-                    embeddings=vectors[begin:end],
-                    metadatas=list(metadatas[begin:end]),
-                )
+        for begin in range(0, len(ids), _BATCH):
+            end = begin + _BATCH
+            _write(
+                self.name,
+                collection.upsert,
+                ids=list(ids[begin:end]),
+                embeddings=vectors[begin:end],
+                metadatas=list(metadatas[begin:end]),
+            )
 
     def delete_articles(self, article_ids: Sequence[str]) -> None:
         collection = self._get(create=True)
-        with _writing(self.name):
-            for begin in range(0, len(article_ids), _BATCH):
-                part = list(article_ids[begin : begin + _BATCH])
-                where = {"article_id": part[0]} if len(part) == 1 else {"article_id": {"$in": part}}
-                collection.delete(where=where)
+        for begin in range(0, len(article_ids), _BATCH):
+            part = list(article_ids[begin : begin + _BATCH])
+            where = {"article_id": part[0]} if len(part) == 1 else {"article_id": {"$in": part}}
+            _write(self.name, collection.delete, where=where)
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         collection = self._get(create=True)
-        with _writing(self.name):
-            for begin in range(0, len(ids), _BATCH):
-                collection.delete(ids=list(ids[begin : begin + _BATCH]))
+        for begin in range(0, len(ids), _BATCH):
+            _write(self.name, collection.delete, ids=list(ids[begin : begin + _BATCH]))
 
     def all_records(self) -> dict[str, str]:
         """chunk id → article content hash, for every stored vector."""
@@ -237,7 +260,7 @@ class VectorStore:
                 query_embeddings=[vector], n_results=k, include=["metadatas", "distances"]
             )
         except Exception as exc:  # a server that went away, a broken segment
-            raise IndexStoreError(f"the vector index did not answer: {exc}") from None
+            raise _read_failure(self.name, exc) from None
         ids = result["ids"][0]
         metas = (result.get("metadatas") or [[]])[0] or [{}] * len(ids)
         dists = (result.get("distances") or [[]])[0] or [1.0] * len(ids)

@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from coiassist.config import Settings, load_settings
+from coiassist.errors import IndexCorruptError
 from coiassist.indexer import index_corpus
 from coiassist.ingest import read_corpus
 from coiassist.retrieval import Retriever
 from coiassist.snapshot import Pointer, open_snapshot
 from coiassist.vectors import forget_clients
-from tests.index_helpers import assert_consistent, index_state
+from tests.index_helpers import assert_consistent, index_state, published_chunks
 from tests.reliability.helpers import WarmRunner, cli_env, code_name, run_cli, write_articles
 
 pytestmark = pytest.mark.reliability
@@ -63,21 +64,34 @@ def _published_articles_are_whole(folder: Path) -> set[str]:
     return set(wanted)
 
 
-def _check_reader_after_kill(settings: Settings, query: str) -> int:
-    """A reader now sees one published index, BM25 and chunks agreeing, and answers from it."""
+def _check_reader_after_kill(settings: Settings, query: str) -> tuple[int, bool]:
+    """A reader now sees one published index, BM25 and chunks agreeing, and answers from it.
+
+    Chroma's vector files are not crash-safe: a kill while Chroma writes them can leave files it
+    cannot load. Then hybrid search answers from BM25 alone, dense search says to run `coiassist
+    index`, and the next index run repairs them. Returns (published chunks, vectors damaged).
+    """
     forget_clients()  # the killed process wrote Chroma; read it afresh
     if Pointer.read(settings.index_dir) is None:
-        return 0  # killed during the very first build: nothing published, nothing wrong served
+        return 0, False  # killed during the very first build: nothing published, nothing wrong served
     _, folder = open_snapshot(settings.index_dir)
-    state = index_state(settings)
-    published = {c[0]: c[3] for c in state.chunks}
-    assert tuple(sorted(published)) == state.lexical_ids
+    chunks, lexical_ids = published_chunks(settings)
+    published = {c[0]: c[3] for c in chunks}
+    assert tuple(sorted(published)) == lexical_ids
     _published_articles_are_whole(folder)
     retriever = Retriever(settings)
-    for mode in ("hybrid", "dense", "bm25"):
-        for passage in retriever.search(query, k=5, mode=mode):
+    damaged = False
+    for mode in ("dense", "hybrid", "bm25"):
+        try:
+            passages = retriever.search(query, k=5, mode=mode)
+        except IndexCorruptError as exc:
+            assert mode == "dense" and "run `coiassist index`" in str(exc), exc
+            damaged = True
+            continue
+        assert passages or mode == "dense"
+        for passage in passages:
             assert published.get(passage.chunk_id) == passage.text, (mode, passage.chunk_id)
-    return len(published)
+    return len(published), damaged
 
 
 def _written_since(paths: Iterable[Path], since: float) -> bool:
@@ -99,7 +113,7 @@ def test_sigkill_at_random_points_then_resume_equals_a_clean_rebuild(tmp_path: P
     rng = random.Random(20261123)
     log = tmp_path / "runs.log"
 
-    kills = cli_checks = 0
+    kills = cli_checks = damaged_rounds = 0
     next_id = N_ARTICLES
     outcomes: list[str] = []
     for round_no in range(1, 60):
@@ -131,11 +145,12 @@ def test_sigkill_at_random_points_then_resume_equals_a_clean_rebuild(tmp_path: P
         t2 = time.monotonic()
 
         query = f"Hvad handler projekt {code_name(rng.randrange(next_id))} om?"
-        published = _check_reader_after_kill(settings, query)
+        published, damaged = _check_reader_after_kill(settings, query)
         assert published or round_no == 1
+        damaged_rounds += damaged
         if round_no % 7 == 3:
             # A fresh process, as the chat would start after a crash, answers from the published index.
-            state = {c[0]: c[3] for c in index_state(settings).chunks}
+            state = {c[0]: c[3] for c in published_chunks(settings)[0]}
             result = run_cli(["search", "--json", "--k", "5", "tillidsreform i kommunen"], env)
             assert result.returncode == 0, result.stderr
             hits = json.loads(result.stdout)["results"]
@@ -144,6 +159,7 @@ def test_sigkill_at_random_points_then_resume_equals_a_clean_rebuild(tmp_path: P
         checked = time.monotonic() - t2
         print(f"round {round_no}: start {t1 - t0:.1f} s, run {t2 - t1:.1f} s, check {checked:.1f} s")
     print(f"kill loop: {kills} kills in {len(outcomes)} runs: {' '.join(outcomes)}")
+    print(f"kill loop: {damaged_rounds} kills left Chroma's vector files damaged")
     assert kills >= KILLS
     assert cli_checks >= 1
 

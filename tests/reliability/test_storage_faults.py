@@ -1,8 +1,10 @@
 """A damaged, full or read-only index gives a clear message and a documented way back.
 
-The recovery for damage is always `coiassist index --rebuild` (the index is derived from the
-articles); a full disk or a read-only folder leaves the published index serving until space or
-permission is back, and then a plain `coiassist index` carries on.
+The recovery for damage is `coiassist index --rebuild` (the index is derived from the articles),
+except for vector files Chroma cannot load, which a run killed while Chroma wrote them leaves
+behind: a plain `coiassist index` repairs those. A full disk or a read-only folder leaves the
+published index serving until space or permission is back, and then a plain `coiassist index`
+carries on.
 """
 
 from __future__ import annotations
@@ -132,30 +134,53 @@ def test_damage_is_reported_never_served_and_rebuild_repairs_it(
     assert Retriever(settings).search(QUERY, k=3, mode="dense")
 
 
-def test_truncated_vector_file_is_refused_and_rebuild_repairs_it(tmp_path: Path) -> None:
-    # Enough chunks (~1,150) that Chroma writes vectors into its HNSW files (it does every 1,000).
-    corpus = tmp_path / "corpus"
+@pytest.fixture(scope="module")
+def built_with_vector_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, IndexState]:
+    """An index of ~1,150 chunks: enough that Chroma writes its HNSW files (it does every 1,000)."""
+    root = tmp_path_factory.mktemp("vector-files")
+    corpus = root / "corpus"
     write_articles(corpus, range(240))
-    settings = _settings(tmp_path / "home", corpus)
+    settings = _settings(root / "golden", corpus)
     index_corpus(settings, corpus)
     forget_clients()
-    headers = list((settings.index_dir / "chroma").glob("*/header.bin"))
-    assert headers, "Chroma wrote no vector files; the truncation check would have nothing to read"
-    data = headers[0].with_name("data_level0.bin")
-    with data.open("r+b") as f:
-        f.truncate(data.stat().st_size // 2)
+    assert list((settings.index_dir / "chroma").glob("*/header.bin")), "Chroma wrote no vector files"
+    return corpus, settings.home, index_state(settings)
+
+
+def _cut_in_half(path: Path) -> None:
+    with path.open("r+b") as f:
+        f.truncate(path.stat().st_size // 2)
+
+
+@pytest.mark.parametrize(
+    "vector_file",
+    [
+        "data_level0.bin",  # our check refuses it before hnswlib reads it without complaint
+        "index_metadata.pickle",  # our check passes it; Chroma fails to load it
+    ],
+)
+def test_vector_files_cut_short_are_refused_and_a_plain_index_run_repairs_them(
+    vector_file: str, built_with_vector_files: tuple[Path, Path, IndexState], tmp_path: Path
+) -> None:
+    """What a run killed while Chroma wrote its files leaves behind (the kill-loop test sees it)."""
+    settings = _copy(built_with_vector_files, tmp_path / "home")
+    header = next((settings.index_dir / "chroma").glob("*/header.bin"))
+    _cut_in_half(header.with_name(vector_file))
+    published = {c[0]: c[3] for c in built_with_vector_files[2].chunks}
 
     retriever = Retriever(settings)
-    assert retriever.search(QUERY, k=3)  # hybrid answers from BM25 alone
-    with pytest.raises(IndexCorruptError, match="coiassist index --rebuild"):
+    passages = retriever.search(QUERY, k=3)  # hybrid answers from BM25 alone
+    assert passages and all(published[p.chunk_id] == p.text for p in passages)
+    with pytest.raises(IndexCorruptError, match="run `coiassist index`"):
         retriever.search(QUERY, k=3, mode="dense")
-    with pytest.raises(IndexCorruptError, match="coiassist index --rebuild"):
-        index_corpus(settings, corpus)  # a plain run does not write into a damaged index
-    index_corpus(settings, corpus, rebuild=True)
+
+    report = index_corpus(settings, settings.corpus)  # no --rebuild
+    assert report.chunks_embedded == len(published)
+    assert list(settings.index_dir.glob("chroma.broken-*")), "the damaged folder is kept aside"
     forget_clients()
     state = index_state(settings)
     assert_consistent(state)
-    assert len(state.chunks) > 1000
+    assert state == built_with_vector_files[2]
     assert Retriever(settings).search(QUERY, k=3, mode="dense")
 
 
