@@ -131,28 +131,35 @@ def _unreachable(exc: BaseException) -> bool:
     return isinstance(exc, httpx.TransportError | ConnectionError)
 
 
-# Pauses before retrying a write that SQLite refused as "database is locked" (code 5). Embedded
-# Chroma 1.5 sometimes refuses a write right after a collection is made (1 in 100 `modify` calls
-# here, more on a loaded machine) and the write succeeds when repeated; every write we make is an
-# upsert, delete or setting, so repeating it is safe.
+# Pauses before making a write again that SQLite refused as "database is locked" (code 5).
+# Embedded Chroma 1.5 sometimes refuses a write right after a collection is made (7 of 400
+# `modify` calls here, more on a loaded machine) and the write succeeds when repeated; every write
+# we make is a create-if-missing, upsert, delete or setting, so repeating it is safe.
 _LOCKED_PAUSES = (0.1, 0.3, 1.0, 3.0)
+
+
+def _made_again_while_locked(call: Callable[..., Any], **arguments: Any) -> Any:
+    """`call(**arguments)`, made again after each of _LOCKED_PAUSES while the database is locked."""
+    for pause in _LOCKED_PAUSES:
+        try:
+            return call(**arguments)
+        except Exception as exc:  # chromadb raises InternalError and others
+            if "database is locked" not in str(exc):
+                raise
+            log.info("Chroma reported its database locked; writing again in %.1f s", pause)
+            time.sleep(pause)
+    return call(**arguments)
 
 
 def _write(name: str, call: Callable[..., Any], **arguments: Any) -> None:
     """One Chroma write; its failures (a full disk, a read-only folder, a server gone) as IndexStoreError."""
-    for pause in (*_LOCKED_PAUSES, None):
-        try:
-            call(**arguments)
-            return
-        except Exception as exc:  # chromadb raises InternalError, httpx errors, sqlite errors
-            if pause is not None and "database is locked" in str(exc):
-                log.info("Chroma reported its database locked; writing again in %.1f s", pause)
-                time.sleep(pause)
-                continue
-            raise IndexStoreError(
-                f"cannot write the vector collection {name!r} ({exc}); free disk space, fix permissions "
-                "or start the Chroma server, then run `coiassist index` again (nothing published is lost)"
-            ) from None
+    try:
+        _made_again_while_locked(call, **arguments)
+    except Exception as exc:  # chromadb raises InternalError, httpx errors, sqlite errors
+        raise IndexStoreError(
+            f"cannot write the vector collection {name!r} ({exc}); free disk space, fix permissions "
+            "or start the Chroma server, then run `coiassist index` again (nothing published is lost)"
+        ) from None
 
 
 def _read_failure(name: str, exc: Exception) -> IndexStoreError:
@@ -182,8 +189,9 @@ class VectorStore:
         if self._collection is None:
             try:
                 if create:
-                    self._collection = self.client.get_or_create_collection(
-                        self.name,
+                    self._collection = _made_again_while_locked(
+                        self.client.get_or_create_collection,
+                        name=self.name,
                         embedding_function=None,
                         configuration={
                             "hnsw": {"space": "cosine", "num_threads": self.threads, "ef_search": EF_SEARCH}

@@ -181,7 +181,8 @@ def test_vector_files_cut_short_are_refused_and_a_plain_index_run_repairs_them(
     state = index_state(settings)
     assert_consistent(state)
     assert state == built_with_vector_files[2]
-    assert Retriever(settings).search(QUERY, k=3, mode="dense")
+    assert retriever.refresh(), "the repair publishes a new snapshot, so running readers reload"
+    assert retriever.search(QUERY, k=3, mode="dense")
 
 
 def test_cli_names_the_damage_and_its_cure_then_rebuilds(
