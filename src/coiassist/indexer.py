@@ -297,7 +297,7 @@ def _open_vectors(settings: Settings, name: str, rebuild: bool) -> VectorStore:
     except IndexCorruptError as exc:
         if settings.chroma_url:
             raise
-        log.warning("%s", exc)
+        log.warning("%s", str(exc).partition("; run ")[0])  # its cure is what this run does now
     except IndexStoreError:
         if not rebuild or settings.chroma_url:
             raise
