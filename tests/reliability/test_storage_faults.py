@@ -173,6 +173,12 @@ def test_vector_files_cut_short_are_refused_and_a_plain_index_run_repairs_them(
     assert passages and all(published[p.chunk_id] == p.text for p in passages)
     with pytest.raises(IndexCorruptError, match="run `coiassist index`"):
         retriever.search(QUERY, k=3, mode="dense")
+    # What the user sees, in fresh processes: answers with a warning, and the cure.
+    env = cli_env(settings.home)
+    found = run_cli(["search", "--json", QUERY], env)
+    assert found.returncode == 0 and json.loads(found.stdout)["results"], found.stderr
+    assert "answering from BM25 alone" in found.stderr
+    assert_one_line_error(run_cli(["search", "--mode", "dense", QUERY], env), "run `coiassist index`")
 
     report = index_corpus(settings, settings.corpus)  # no --rebuild
     assert report.chunks_embedded == len(published)
