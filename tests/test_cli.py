@@ -95,6 +95,7 @@ def test_stats_and_config(home: Path) -> None:
     stats = json.loads(run("stats", "--json", home=home).stdout)
     assert stats["articles"] == 2 and stats["languages"] == {"da": 1, "nb": 1}
     assert stats["chunks"] > 2 and stats["model"] and stats["last_indexed"]
+    assert stats["vectors"] == stats["chunks"] and stats["vector_problem"] == ""
     assert stats["model"] == f"{BUNDLED_MODEL}, {resolve_precision('auto')}"  # what embedded it
     config = run("config", home=home)
     assert config.returncode == 0

@@ -28,6 +28,7 @@ from coiassist.retrieval import SearchFilters
 from coiassist.sanitize import escape_markdown
 from coiassist.ui import ChatApp, build_app, check_bind, launch_options
 from coiassist.ui_text import ui_text
+from coiassist.vectors import forget_clients
 from tests.conftest import ARTICLES, REPO, free_port, write_corpus
 from tests.llm_server import LLMServer, json_error, llm_settings
 
@@ -409,3 +410,17 @@ def test_client_upload_over_the_size_limit_is_refused(served: str, tmp_path: Pat
     client = Client(served, verbose=False)
     with pytest.raises(Exception, match="(?i)size|large|limit"):
         client.predict([handle_file(str(big))], "", "da", api_name="/upload")
+
+
+def test_admin_stats_say_whether_dense_search_can_use_the_vectors(
+    app: ChatApp, settings: Settings, tmp_path: Path
+) -> None:
+    assert re.search(r"\| Vektorar \| \d+ \|", app.stats("nn"))
+    home = tmp_path / "home"
+    shutil.copytree(settings.home, home)
+    shutil.rmtree(home / "index" / "chroma")
+    forget_clients()
+    shown = ChatApp(dataclasses.replace(settings, home=home)).stats("da")
+    row = next(line for line in shown.splitlines() if line.startswith("| Vektorer |"))
+    assert "kun ordsøgning (BM25)" in row and "coiassist index" in row
+    assert "<" not in row and row.count("|") - row.count("\\|") == 3  # escaped: one table row

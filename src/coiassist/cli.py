@@ -174,6 +174,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(f"articles:     {stats['articles']}")
     print(f"chunks:       {stats['chunks']}")
+    print(f"vectors:      {stats['vectors'] if stats['vectors'] is not None else stats['vector_problem']}")
     print("languages:    " + ", ".join(f"{k} {v}" for k, v in stats["languages"].items()))
     print(f"model:        {stats['model']}")
     print(f"last indexed: {stats['last_indexed']}")

@@ -240,13 +240,21 @@ class Retriever:
         return self._passages(snap, after)
 
     def stats(self) -> dict[str, Any]:
+        """What is published, and whether dense search can use its vectors: when it cannot, hybrid
+        search answers from BM25 alone, which only a log line would otherwise tell an admin."""
         snap = self.snapshot
         langs: dict[str, int] = {}
         for row in snap.articles.values():
             langs[row.lang] = langs.get(row.lang, 0) + 1
+        try:
+            vectors, vector_problem = self._vectors(snap).count(), ""
+        except CoiassistError as exc:
+            vectors, vector_problem = None, str(exc)
         return {
             "articles": len(snap.articles),
             "chunks": len(snap.ids),
+            "vectors": vectors,
+            "vector_problem": vector_problem,
             "languages": dict(sorted(langs.items())),
             "model": snap.pointer.model,
             "collection": snap.pointer.collection,

@@ -121,11 +121,17 @@ def backend_markdown(answer: Answer, t: UiText) -> str:
 
 def stats_markdown(stats: dict[str, Any], t: UiText) -> str:
     langs = ", ".join(f"{t.language_names.get(k, k)}: {v}" for k, v in stats["languages"].items())
+    vectors = (
+        str(stats["vectors"])
+        if stats["vectors"] is not None
+        else t.stats_vectors_unusable.format(problem=escape_markdown(stats["vector_problem"]))
+    )
     return (
         f"| | |\n|---|---|\n"
         f"| {t.stats_articles} | {stats['articles']} |\n"
         f"| {t.stats_languages} | {escape_markdown(langs)} |\n"
         f"| {t.stats_chunks} | {stats['chunks']} |\n"
+        f"| {t.stats_vectors} | {vectors} |\n"
         f"| {t.stats_model} | {escape_markdown(str(stats['model']))} |\n"
         f"| {t.stats_last_indexed} | {escape_markdown(str(stats['last_indexed']))} |"
     )

@@ -56,6 +56,8 @@ class UiText:
     stats: str
     stats_articles: str
     stats_chunks: str
+    stats_vectors: str
+    stats_vectors_unusable: str  # {problem}: the error, in English like every error detail
     stats_languages: str
     stats_model: str
     stats_last_indexed: str
@@ -131,6 +133,8 @@ TEXTS: dict[str, UiText] = {
         stats="Indeks",
         stats_articles="Artikler",
         stats_chunks="Tekststykker",
+        stats_vectors="Vektorer",
+        stats_vectors_unusable="Kan ikke bruges, så søgningen bruger kun ordsøgning (BM25): {problem}",
         stats_languages="Sprog",
         stats_model="Model",
         stats_last_indexed="Senest indekseret",
@@ -217,6 +221,8 @@ TEXTS: dict[str, UiText] = {
         stats="Indeks",
         stats_articles="Artikler",
         stats_chunks="Tekstbiter",
+        stats_vectors="Vektorer",
+        stats_vectors_unusable="Kan ikke brukes, så søket bruker bare ordsøk (BM25): {problem}",
         stats_languages="Språk",
         stats_model="Modell",
         stats_last_indexed="Sist indeksert",
@@ -303,6 +309,8 @@ TEXTS: dict[str, UiText] = {
         stats="Indeks",
         stats_articles="Artiklar",
         stats_chunks="Tekstbitar",
+        stats_vectors="Vektorar",
+        stats_vectors_unusable="Kan ikkje brukast, så søket brukar berre ordsøk (BM25): {problem}",
         stats_languages="Språk",
         stats_model="Modell",
         stats_last_indexed="Sist indeksert",

@@ -179,6 +179,8 @@ def test_vector_files_cut_short_are_refused_and_a_plain_index_run_repairs_them(
     assert found.returncode == 0 and json.loads(found.stdout)["results"], found.stderr
     assert "answering from BM25 alone" in found.stderr
     assert_one_line_error(run_cli(["search", "--mode", "dense", QUERY], env), "run `coiassist index`")
+    stats = run_cli(["stats"], env)
+    assert stats.returncode == 0 and "vectors:      the vector" in stats.stdout, stats.stdout
 
     report = index_corpus(settings, settings.corpus)  # no --rebuild
     assert report.chunks_embedded == len(published)
