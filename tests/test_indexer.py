@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,7 +19,8 @@ from coiassist.config import Settings
 from coiassist.errors import CorpusError, IndexLockedError
 from coiassist.indexer import index_corpus
 from coiassist.retrieval import Retriever
-from coiassist.vectors import forget_clients
+from coiassist.snapshot import Pointer
+from coiassist.vectors import VectorStore, forget_clients, open_client
 from tests.conftest import ARTICLES, write_corpus
 from tests.index_helpers import assert_consistent, index_state
 
@@ -188,3 +190,36 @@ def test_killed_index_run_leaves_old_index_and_next_run_repairs(
     assert_consistent(final)
     assert final != old
     assert final == _rebuild_state(make_settings, corpus, tmp_path / "clean")
+
+
+def _vectors_by_id(settings: Settings) -> dict[str, list[float]]:
+    pointer = Pointer.read(settings.index_dir)
+    assert pointer is not None
+    got = open_client(settings.home, "").get_collection(pointer.collection).get(include=["embeddings"])
+    return {cid: list(vector) for cid, vector in zip(got["ids"], got["embeddings"], strict=True)}
+
+
+def test_vectors_chroma_lost_are_put_back_from_the_catalog_without_embedding(
+    make_settings: Callable[..., Settings], corpus: Path
+) -> None:
+    settings = make_settings(**SMALL)
+    index_corpus(settings, corpus)
+    before, vectors = index_state(settings), _vectors_by_id(settings)
+    pointer = Pointer.read(settings.index_dir)
+    assert pointer is not None
+    VectorStore(open_client(settings.home, ""), pointer.collection).drop()  # as a damaged folder set aside
+
+    report = index_corpus(settings, corpus)
+    assert report.chunks_embedded == 0
+    assert index_state(settings) == before
+    assert _vectors_by_id(settings) == vectors  # the very same numbers
+
+    # A catalog from before vectors were kept holds none for an article: that one is embedded again.
+    catalog = sqlite3.connect(settings.index_dir / f"catalog-{pointer.collection}.sqlite")
+    with catalog:
+        catalog.execute("DELETE FROM vectors WHERE chunk_id LIKE 'tillid:%'")
+    catalog.close()
+    VectorStore(open_client(settings.home, ""), pointer.collection).drop()
+    report = index_corpus(settings, corpus)
+    assert report.chunks_embedded == sum(1 for c in before.chunks if c[0].startswith("tillid:")) > 0
+    assert index_state(settings) == before

@@ -4,6 +4,11 @@ One SQLite file per collection. Every batch of articles is committed as it compl
 run that is killed loses at most one batch, and the next run starts where it stopped. An
 article is marked dirty *before* its vectors are touched and cleared in the same transaction
 that records its chunks: after a crash, dirty articles are re-done, whatever state Chroma is in.
+
+Each chunk's vector is kept here too (float32, 1.5 KB at 384 dimensions), committed with its
+chunk: SQLite survives a crash where Chroma's own files may not, so vectors that Chroma lost are
+put back without the model. Catalogs from before this have no vectors; their articles are
+embedded again when their vectors are lost.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from coiassist.errors import IndexCorruptError, IndexStoreError
 from coiassist.models import Article, Chunk
@@ -30,6 +37,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks (article_id, ordinal);
 CREATE TABLE IF NOT EXISTS dirty (article_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS vectors (chunk_id TEXT PRIMARY KEY, vector BLOB NOT NULL);
 """
 
 
@@ -87,6 +95,17 @@ class Catalog:
         query = "SELECT c.id, a.content_hash FROM chunks c JOIN articles a ON a.id = c.article_id"
         return dict(self.db.execute(query))
 
+    def vectors_of(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The kept vectors of these chunks (chunks of older catalogs have none)."""
+        found: dict[str, np.ndarray] = {}
+        for begin in range(0, len(chunk_ids), 500):
+            part = list(chunk_ids[begin : begin + 500])
+            marks = ",".join("?" * len(part))
+            query = f"SELECT chunk_id, vector FROM vectors WHERE chunk_id IN ({marks})"
+            for chunk_id, blob in self.db.execute(query, part):
+                found[chunk_id] = np.frombuffer(blob, dtype="<f4")
+        return found
+
     def iter_terms(self) -> Iterator[tuple[str, str]]:
         """(chunk id, space-joined terms) in the published order."""
         yield from self.db.execute("SELECT id, terms FROM chunks ORDER BY article_id, ordinal")
@@ -110,17 +129,24 @@ class Catalog:
         with self.db:
             self.db.execute("BEGIN")
             for article_id in article_ids:
-                self.db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+                self._delete_chunks(article_id)
                 self.db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
                 self.db.execute("DELETE FROM dirty WHERE article_id = ?", (article_id,))
             self._bump()
 
-    def store_articles(self, entries: Sequence[tuple[Article, Sequence[Chunk], Sequence[str]]]) -> None:
-        """Record articles with their chunks and terms, and clear their dirty marks, atomically."""
+    def _delete_chunks(self, article_id: str) -> None:
+        of_article = "SELECT id FROM chunks WHERE article_id = ?"
+        self.db.execute(f"DELETE FROM vectors WHERE chunk_id IN ({of_article})", (article_id,))
+        self.db.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+
+    def store_articles(
+        self, entries: Sequence[tuple[Article, Sequence[Chunk], Sequence[str], np.ndarray]]
+    ) -> None:
+        """Record articles with their chunks, terms and vectors, and clear their dirty marks, atomically."""
         with self.db:
             self.db.execute("BEGIN")
-            for article, chunks, terms in entries:
-                self.db.execute("DELETE FROM chunks WHERE article_id = ?", (article.id,))
+            for article, chunks, terms, vectors in entries:
+                self._delete_chunks(article.id)
                 self.db.execute(
                     "INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -141,6 +167,13 @@ class Catalog:
                     [
                         (c.id, c.article_id, c.ordinal, c.start, c.end, c.page, c.text, t)
                         for c, t in zip(chunks, terms, strict=True)
+                    ],
+                )
+                self.db.executemany(
+                    "INSERT INTO vectors (chunk_id, vector) VALUES (?, ?)",
+                    [
+                        (c.id, np.asarray(v, dtype="<f4").tobytes())
+                        for c, v in zip(chunks, vectors, strict=True)
                     ],
                 )
                 self.db.execute("DELETE FROM dirty WHERE article_id = ?", (article.id,))

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from filelock import FileLock, Timeout
 
 from coiassist import analyzer
@@ -103,19 +104,42 @@ def _pick_collection(index_dir: Path, base: str, live: Pointer | None, rebuild: 
 
 
 def _reconcile(catalog: Catalog, vectors: VectorStore) -> None:
-    """Make the collection hold exactly the catalog's chunks; mark articles to redo as dirty."""
+    """Make the collection hold exactly the catalog's chunks: missing vectors are put back from
+    the catalog where it keeps them, and articles whose vectors it lacks are marked to redo."""
     expected = catalog.chunk_hashes()
-    if not catalog.dirty() and vectors.count() == len(expected):
+    dirty = catalog.dirty()
+    if not dirty and vectors.count() == len(expected):
         return
     stored = vectors.all_records()
     strays = [cid for cid, h in stored.items() if expected.get(cid) != h]
     if strays:
         log.info("removing %d vectors the catalog does not list", len(strays))
         vectors.delete_ids(strays)
-    missing = {cid.rsplit(":", 1)[0] for cid in expected if cid not in stored or stored[cid] != expected[cid]}
-    if missing:
-        log.info("re-embedding %d articles whose vectors are missing", len(missing))
-        catalog.mark_dirty(missing)
+    missing = [
+        cid
+        for cid, content_hash in expected.items()
+        if stored.get(cid) != content_hash and cid.rsplit(":", 1)[0] not in dirty  # dirty: redone anyway
+    ]
+    redo: set[str] = set()
+    put_back = 0
+    for begin in range(0, len(missing), COMMIT_CHUNKS):
+        part = missing[begin : begin + COMMIT_CHUNKS]
+        kept = catalog.vectors_of(part)
+        redo.update(cid.rsplit(":", 1)[0] for cid in part if cid not in kept)
+        ids = [cid for cid in part if cid in kept]
+        if ids:
+            where = [cid.rsplit(":", 1) for cid in ids]  # (article id, ordinal)
+            metas = [
+                {"article_id": aid, "ordinal": int(ordinal), "hash": expected[cid]}
+                for cid, (aid, ordinal) in zip(ids, where, strict=True)
+            ]
+            vectors.add(ids, np.stack([kept[cid] for cid in ids]), metas)
+            put_back += len(ids)
+    if put_back:
+        log.info("put back %d vectors from the catalog", put_back)
+    if redo:
+        log.info("re-embedding %d articles whose vectors are missing", len(redo))
+        catalog.mark_dirty(redo)
 
 
 def _embed_and_store(
@@ -159,12 +183,13 @@ def _embed_and_store(
         ]
         if chunks:
             vectors.add([c.id for c in chunks], vecs, metas)
-        catalog.store_articles(
-            [
-                (a, cs, [" ".join(analyzer.index_terms(embedding_text(c), c.lang)) for c in cs])
-                for a, cs in batch
-            ]
-        )
+        entries = []
+        first = 0
+        for a, cs in batch:
+            terms = [" ".join(analyzer.index_terms(embedding_text(c), c.lang)) for c in cs]
+            entries.append((a, cs, terms, vecs[first : first + len(cs)]))
+            first += len(cs)
+        catalog.store_articles(entries)
         report.chunks_embedded += len(chunks)
         batch.clear()
 
@@ -226,7 +251,7 @@ def _index_locked(
         fresh_build = True
         catalog = Catalog(index_dir / f"catalog-{name}.sqlite")
     try:
-        vectors = _open_vectors(settings, name, rebuild)
+        vectors, moved = _open_vectors(settings, name, rebuild)
         _reconcile(catalog, vectors)
 
         known = catalog.article_hashes()
@@ -264,7 +289,8 @@ def _index_locked(
             embedder.export_query_model()  # once per model: queries then start without torch
 
         published = catalog.get_meta("published_version")
-        if fresh_build or published != str(catalog.version) or live is None:
+        # After a move, a new snapshot makes readers in other processes open the new Chroma folder.
+        if fresh_build or moved or published != str(catalog.version) or live is None:
             publish(index_dir, catalog, name, f"{embedder.name}, {embedder.precision}")
             catalog.set_meta("published_version", str(catalog.version))
         if fresh_build and live is not None:
@@ -280,20 +306,20 @@ def _index_locked(
     return report
 
 
-def _open_vectors(settings: Settings, name: str, rebuild: bool) -> VectorStore:
+def _open_vectors(settings: Settings, name: str, rebuild: bool) -> tuple[VectorStore, bool]:
     """The collection to write, read once. A local Chroma folder whose files are damaged is moved
     aside and a new one started: Chroma's files are not crash-safe (a run killed while Chroma
-    writes them leaves files it cannot load again; the kill-loop test sees this), the vectors are
-    derived from the catalog's articles, and `_reconcile` then embeds again every article whose
-    vectors are gone. A folder that cannot be opened at all (a permission, a full disk) is moved
-    only by --rebuild, since the cause may pass. A Chroma server's collections are never moved."""
+    writes them leaves files it cannot load again; the kill-loop test sees this), and `_reconcile`
+    then puts the catalog's copies of the vectors back. A folder that cannot be opened at all (a
+    permission, a full disk) is moved only by --rebuild, since the cause may pass. A Chroma
+    server's collections are never moved. Returns the store and whether the folder was moved."""
     try:
         vectors = VectorStore(
             open_client(settings.home, settings.chroma_url, settings.threads), name, settings.threads
         )
         vectors.create()
         vectors.count()
-        return vectors
+        return vectors, False
     except IndexCorruptError as exc:
         if settings.chroma_url:
             raise
@@ -307,7 +333,7 @@ def _open_vectors(settings: Settings, name: str, rebuild: bool) -> VectorStore:
         open_client(settings.home, settings.chroma_url, settings.threads), name, settings.threads
     )
     vectors.create()
-    return vectors
+    return vectors, True
 
 
 def _set_aside(path: Path) -> None:
