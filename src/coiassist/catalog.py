@@ -40,6 +40,10 @@ CREATE TABLE IF NOT EXISTS dirty (article_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS vectors (chunk_id TEXT PRIMARY KEY, vector BLOB NOT NULL);
 """
 
+# SQLite's lowest bound on the parameters of one query (999 before 3.32): the indexer asks for the
+# vectors of up to COMMIT_CHUNKS (512) chunks at a time, which then takes one query.
+_MAX_PARAMETERS = 999
+
 
 class Catalog:
     """Articles, their chunks and analysed terms, as committed to the vector collection."""
@@ -98,8 +102,8 @@ class Catalog:
     def vectors_of(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The kept vectors of these chunks (chunks of older catalogs have none)."""
         found: dict[str, np.ndarray] = {}
-        for begin in range(0, len(chunk_ids), 500):
-            part = list(chunk_ids[begin : begin + 500])
+        for begin in range(0, len(chunk_ids), _MAX_PARAMETERS):
+            part = list(chunk_ids[begin : begin + _MAX_PARAMETERS])
             marks = ",".join("?" * len(part))
             query = f"SELECT chunk_id, vector FROM vectors WHERE chunk_id IN ({marks})"
             for chunk_id, blob in self.db.execute(query, part):

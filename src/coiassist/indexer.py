@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from filelock import FileLock, Timeout
@@ -103,6 +104,11 @@ def _pick_collection(index_dir: Path, base: str, live: Pointer | None, rebuild: 
     return f"{base}-{uuid.uuid4().hex[:8]}"
 
 
+def _record(article_id: str, ordinal: int, content_hash: str) -> dict[str, Any]:
+    """A chunk vector's metadata in Chroma: readers keep a vector only when its hash is published."""
+    return {"article_id": article_id, "ordinal": ordinal, "hash": content_hash}
+
+
 def _reconcile(catalog: Catalog, vectors: VectorStore) -> None:
     """Make the collection hold exactly the catalog's chunks: missing vectors are put back from
     the catalog where it keeps them, and articles whose vectors it lacks are marked to redo."""
@@ -129,10 +135,7 @@ def _reconcile(catalog: Catalog, vectors: VectorStore) -> None:
         ids = [cid for cid in part if cid in kept]
         if ids:
             where = [cid.rsplit(":", 1) for cid in ids]  # (article id, ordinal)
-            metas = [
-                {"article_id": aid, "ordinal": int(ordinal), "hash": expected[cid]}
-                for cid, (aid, ordinal) in zip(ids, where, strict=True)
-            ]
+            metas = [_record(aid, int(n), expected[cid]) for cid, (aid, n) in zip(ids, where, strict=True)]
             vectors.add(ids, np.stack([kept[cid] for cid in ids]), metas)
             put_back += len(ids)
     if put_back:
@@ -178,9 +181,7 @@ def _embed_and_store(
         vecs = embedder.embed_passages([embedding_text(c) for c in chunks], progress=step)
         done = start_done + len(chunks)
         hashes = {a.id: a.content_hash for a, _ in batch}
-        metas = [
-            {"article_id": c.article_id, "ordinal": c.ordinal, "hash": hashes[c.article_id]} for c in chunks
-        ]
+        metas = [_record(c.article_id, c.ordinal, hashes[c.article_id]) for c in chunks]
         if chunks:
             vectors.add([c.id for c in chunks], vecs, metas)
         entries = []

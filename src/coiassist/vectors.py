@@ -138,13 +138,17 @@ def _unreachable(exc: BaseException) -> bool:
 _LOCKED_PAUSES = (0.1, 0.3, 1.0, 3.0)
 
 
+def _locked(exc: Exception) -> bool:
+    return "database is locked" in str(exc)
+
+
 def _made_again_while_locked(call: Callable[..., Any], **arguments: Any) -> Any:
     """`call(**arguments)`, made again after each of _LOCKED_PAUSES while the database is locked."""
     for pause in _LOCKED_PAUSES:
         try:
             return call(**arguments)
         except Exception as exc:  # chromadb raises InternalError and others
-            if "database is locked" not in str(exc):
+            if not _locked(exc):
                 raise
             log.info("Chroma reported its database locked; writing again in %.1f s", pause)
             time.sleep(pause)
@@ -168,7 +172,7 @@ def _read_failure(name: str, exc: Exception) -> IndexStoreError:
     a database busy with another process's write is not."""
     if _unreachable(exc):
         return IndexStoreError(f"the Chroma server did not answer ({exc}); is the Chroma server running?")
-    if "database is locked" in str(exc):
+    if _locked(exc):
         return IndexStoreError(f"the vector index is busy ({exc}); try again in a moment")
     return IndexCorruptError(
         f"the vector collection {name!r} is missing or cannot be read ({exc}); "
