@@ -206,7 +206,13 @@ def test_backend_down_without_fallback_is_an_error(settings: Settings, llm: LLMS
 
 @pytest.mark.parametrize(
     ("question", "lang"),
-    [("Hvad er Utenfor-regnskapet?", "da"), ("Hva er Velfærdens Innovationsdag?", "nb")],
+    [
+        ("Hvad er Utenfor-regnskapet?", "da"),
+        ("Hva er Velfærdens Innovationsdag?", "nb"),
+        # After an abbreviation, a hyphenated word is a word of the question's language.
+        ("Hvor mange VM-gull har Svindal?", "nb"),
+        ("Hvor mange VM-guld har Svindal?", "da"),
+    ],
 )
 def test_short_question_about_a_foreign_name_keeps_its_own_language(
     assistant: Assistant, question: str, lang: str

@@ -287,7 +287,16 @@ def _without_names(question: str) -> str:
     """The question without its names: a Norwegian asking about "Velfærdens Innovationsdag" writes
     the Danish name, which would otherwise pull the detected language towards Danish."""
     names = set(citations.names_in(question))
-    words = [w for w in question.split() if w.strip(".,;:!?«»\"'()") not in names]
+    words = []
+    for word in question.split():
+        if word.strip(".,;:!?«»\"'()") not in names:
+            words.append(word)
+        else:
+            # After an abbreviation the rest is an ordinary word of the question's language:
+            # "VM-gull" is Norwegian, while "Utenfor-regnskapet" stays a name.
+            head, _, rest = word.partition("-")
+            if head.isupper() and rest[:1].islower():
+                words.append(rest)
     return " ".join(words)
 
 
