@@ -8,12 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from coiassist.analyzer import tokenize
 from coiassist.citations import (
     FLAG,
     SUPPORT_THRESHOLD,
     StemSet,
     apply_policy,
     check_answer,
+    name_found,
     parse_markers,
     split_sentences,
     strip_invalid_markers,
@@ -120,6 +122,23 @@ def test_a_letter_inside_a_code_is_no_name_of_its_own() -> None:
     assert check.supported and check.missing == ()
     (changed,) = check_answer(f"{SKY.replace('2A', '2B')} [1]", {1: SKY}, "da")
     assert not changed.supported and changed.missing == ("2b",)
+
+
+RIEMANN = "Den uprøvede Riemann hypotese, der stammer fra 1859, handler om primtal. Basel problem er løst."
+
+
+@pytest.mark.parametrize(
+    ("name", "found"),
+    [
+        ("Riemann-hypotesen", True),  # the inflected common noun of a hyphenated name
+        ("Basel-problemet", True),
+        ("Riemann-formodningen", False),  # another noun
+        ("Basel-problemløsningen", False),  # more than an ending
+        ("Goldbach-hypotesen", False),  # another name
+    ],
+)
+def test_hyphenated_name_is_found_with_its_noun_inflected(name: str, found: bool) -> None:
+    assert name_found(name, set(tokenize(RIEMANN))) is found
 
 
 def test_uncited_sentence_is_unsupported_but_frame_phrases_are_exempt() -> None:

@@ -117,6 +117,17 @@ def test_norwegian_question_over_a_danish_article_is_answered_in_a_norwegian_fra
     assert "500+ velfærdsinnovatører" in answer
 
 
+def test_hyphenated_name_is_found_in_a_source_that_writes_it_apart(backend) -> None:
+    # SQuAD-da writes "Riemann hypotese"; a question says "Riemann-hypotesen". Refused before.
+    text = "Den uprøvede Riemann hypotese, der stammer fra 1859, siger, at primtallene fordeler sig som støj."
+    srcs = (Source(1, "Primtal (afsnit 18)", text, "da"),)
+    answer = ask(backend, "Hvad siger Riemann-hypotesen om fordelingen af primtal?", "da", srcs)
+    assert answer.startswith(PHRASES["da"].lead_in) and f"{text} [1]" in answer
+    # Another name with the same noun is still not in the source.
+    refused = ask(backend, "Hvad siger Goldbach-hypotesen om fordelingen af primtal?", "da", srcs)
+    assert refused == PHRASES["da"].refusal
+
+
 @pytest.mark.parametrize("lang", ["da", "nb", "nn"])
 def test_frame_follows_the_requested_language(backend, norwegian, lang) -> None:
     answer = ask(backend, "Hvem vant den danske innovasjonsprisen i 2019?", lang, norwegian)

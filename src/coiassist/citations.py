@@ -40,6 +40,8 @@ PREFIX_CHARS = 5
 PREFIX_SHARE = 0.6
 # The shortest stem that counts as found inside a longer compound.
 COMPOUND_PART_CHARS = 5
+# The longest ending an inflected common noun in a hyphenated name may add ("-ene", "-ets").
+INFLECTION_CHARS = 3
 # Loose matching (answer selection only, never the support check): compounds that share a long
 # head ("løysingsgalleri" ~ "løsningsgalleri", nynorsk and Danish spellings of the same word).
 TAIL_CHARS = 7
@@ -200,15 +202,30 @@ def names_in(sentence: str) -> list[str]:
 
 
 def name_found(name: str, cited_tokens: set[str]) -> bool:
-    """Is every word of the name among the tokens (same spelling key, a genitive -s, or a compound)?"""
+    """Is every word of the name among the tokens (same spelling key, a genitive -s, or a compound)?
+
+    The lower-case part of a hyphenated name is an inflected common noun ("Riemann-hypotesen",
+    "Basel-problemet" in a text that says "Riemann hypotese", "Basel problem"): it is found in a
+    token that it extends by at most INFLECTION_CHARS letters.
+    """
     folded = {_fold(t) for t in cited_tokens}
-    for token in map(_fold, tokenize(name)):
-        if token in folded or (token.endswith("s") and token[:-1] in folded):
-            continue
-        if len(token) >= 3 and any(t.startswith(token) for t in folded):
-            continue
-        return False
+    for part in name.split("-"):
+        common_noun = part[:1].islower()
+        for token in map(_fold, tokenize(part)):
+            if token in folded or (token.endswith("s") and token[:-1] in folded):
+                continue
+            if len(token) >= 3 and any(t.startswith(token) for t in folded):
+                continue
+            if common_noun and any(_inflected(token, t) for t in folded):
+                continue
+            return False
     return True
+
+
+def _inflected(word: str, stem: str) -> bool:
+    """Is `word` `stem` plus an ending ("hypotesen" of "hypotese", "problemet" of "problem")?"""
+    ending = len(word) - len(stem)
+    return len(stem) >= COMPOUND_PART_CHARS and 0 < ending <= INFLECTION_CHARS and word.startswith(stem)
 
 
 def missing_facts(sentence: str, cited_text: str) -> tuple[str, ...]:
