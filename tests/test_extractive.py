@@ -128,6 +128,31 @@ def test_hyphenated_name_is_found_in_a_source_that_writes_it_apart(backend) -> N
     assert refused == PHRASES["da"].refusal
 
 
+ASKER = "Asker Velferdslab ser utgifter til mennesker som trenger tjenester som en investering i velferd."
+NEXT_SECTION = "Det er så mange fellestrekk i det danske og norske innovasjonsarbeidet, sier hun."
+
+
+@pytest.mark.parametrize(
+    ("srcs", "follows"),
+    [
+        ((Source(1, "Studiebesøk", f"{ASKER}\n{NEXT_SECTION}", "nb"),), True),
+        ((Source(1, "Studiebesøk", f"{ASKER}\nGjensidig læring\n{NEXT_SECTION}", "nb"),), False),
+        # The heading opens the article's next chunk, which continues the retrieved one.
+        (
+            (
+                Source(1, "Studiebesøk", ASKER, "nb"),
+                Source(2, "Studiebesøk", f"Gjensidig læring\n{NEXT_SECTION}", "nb", continues=1),
+            ),
+            False,
+        ),
+    ],
+)
+def test_the_sentence_after_the_answer_joins_it_only_within_its_section(srcs, follows) -> None:
+    question = "Hvordan ser Asker Velferdslab på utgifter til mennesker som trenger tjenester?"
+    quoted = [c.text for c in select_sentences(question, srcs, "nb")]
+    assert quoted == ([ASKER, NEXT_SECTION] if follows else [ASKER])
+
+
 @pytest.mark.parametrize("lang", ["da", "nb", "nn"])
 def test_frame_follows_the_requested_language(backend, norwegian, lang) -> None:
     answer = ask(backend, "Hvem vant den danske innovasjonsprisen i 2019?", lang, norwegian)

@@ -344,7 +344,10 @@ def _next_sentence(
     ranked: Sequence[Candidate], after: Candidate, sources: Sequence[Source]
 ) -> Candidate | None:
     """The sentence that follows `after` in its source, if it is quotable and not a heading too;
-    when `after` ends its source, the first such sentence of the source that continues it."""
+    when `after` ends its source, the first such sentence of the source that continues it. None
+    when a heading comes first: the section has ended, and what follows is about something else."""
+    if not after.heading and _heading_follows(after, sources):
+        return None
     following = [
         c for c in ranked if c.order[0] == after.order[0] and c.order[1] > after.order[1] and not c.heading
     ]
@@ -358,6 +361,24 @@ def _next_sentence(
             if _safe(text) and not _is_heading(text):
                 return Candidate(source.key, text, 0.0, 0.0, (len(sources) + source.key, i))
     return None
+
+
+def _heading_follows(after: Candidate, sources: Sequence[Source]) -> bool:
+    """Is the next line after `after` in its article a heading (however short)?"""
+    position, index = after.order
+    if position >= len(sources):
+        return False
+    spans = split_sentences(sources[position].text)
+    if index + 1 < len(spans):
+        start, end = spans[index + 1]
+        line = _quotable(sources[position].text[start:end])
+        return bool(line) and _is_heading(line)
+    for source in sources:
+        if source.continues == after.key and source.text.strip():
+            start, end = split_sentences(source.text)[0]
+            line = _quotable(source.text[start:end])
+            return bool(line) and _is_heading(line)
+    return False
 
 
 def _known_stems(sources: Sequence[Source], lang: str) -> StemSet:
@@ -476,7 +497,8 @@ def select_sentences(
     evidence is below ABSTAIN_THRESHOLD, or when the question asks for a
     number, a price or a date and no good sentence holds one (the passages are about the topic but
     do not answer). A heading is quoted with the sentence after it, and so is the best sentence
-    when there is room, from the chunk that continues its source if it ends there. A question that
+    when there is room, from the chunk that continues its source if it ends there, unless a
+    heading comes between them (the next section is about something else). A question that
     asks two things gets the best sentence for each part too (`_question_parts`). `similarity`
     (see `score_sentences`) changes which sentences are quoted, never whether to answer.
     """
