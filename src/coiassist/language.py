@@ -123,10 +123,14 @@ def detect_question_language(question: str, previous: str | None, fallback: str)
     if posterior is None:
         return earlier
     best = max(posterior, key=posterior.__getitem__)
-    # A question may be unclear and still rule a language out ("Hvem ..." is never Nynorsk).
-    if posterior[best] >= _QUESTION_CONFIDENCE or posterior[earlier] < _RULED_OUT:
+    if posterior[best] >= _QUESTION_CONFIDENCE:
         return best
+    # Clearly Norwegian but unclear which standard ("Når var studiebesøket?"): that is decided
+    # before ruling Danish out, or lingua's lean on three words would make it Nynorsk.
     norwegian = posterior["nb"] + posterior["nn"]
     if norwegian >= _QUESTION_CONFIDENCE:
         return earlier if earlier in ("nb", "nn") else "nb"
+    # A question may be unclear and still rule a language out ("Hvem ..." is never Nynorsk).
+    if posterior[earlier] < _RULED_OUT:
+        return best
     return earlier
