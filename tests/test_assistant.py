@@ -11,6 +11,7 @@ import pytest
 
 from coiassist.assistant import Assistant, answer_json
 from coiassist.config import Settings, load_settings
+from coiassist.conversation import rewrite_follow_up
 from coiassist.errors import BackendUnavailable, IndexEmptyError, QuestionError
 from coiassist.indexer import index_corpus
 from coiassist.models import Answer
@@ -105,6 +106,16 @@ def test_follow_up_that_names_its_subject_takes_no_names_from_the_answer(assista
     ]
     answer = assistant.ask("Hvornår startede Borgerservice-to-go?", history=history)
     assert "Region Midtjylland" not in answer.standalone_query
+
+
+def test_the_answers_lead_in_does_not_make_its_first_word_a_name() -> None:
+    # The first quoted word after "Ifølge artiklerne:" is capitalised as a sentence start.
+    history = [
+        {"role": "user", "content": "Hva var premien for vinnerprosjektet?"},
+        {"role": "assistant", "content": "Ifølge artiklene:\n\nVinnerprosjektet understøtter Danmark [1]."},
+    ]
+    query = rewrite_follow_up("Og hvem vant?", history, "nb")
+    assert query == "Og hvem vant? (Danmark premien vinnerprosjektet)"
 
 
 def test_stream_yields_growing_text_then_the_answer(assistant: Assistant) -> None:

@@ -57,6 +57,8 @@ _OPENERS = re.compile(
     re.IGNORECASE,
 )
 _NAME = re.compile(r"\b[A-ZÆØÅ][\wæøåÆØÅ-]+(?:\s+[A-ZÆØÅ][\wæøåÆØÅ-]+)*")
+# What a capitalised word that starts a sentence or a quote comes after.
+_SENTENCE_START = frozenset(".?!:«»\"'“”-–—(")
 _SHORT = 6  # words; shorter questions rarely stand alone
 # Names of the previous answer carried into a follow-up: the first ones are what it is about; more
 # would pull retrieval towards every place the answer happened to mention.
@@ -82,9 +84,10 @@ def is_follow_up(question: str, history: Sequence[Mapping[str, object]]) -> bool
 def _names(text: str) -> list[str]:
     names = []
     for match in _NAME.finditer(text):
-        # The first word of a sentence is capitalised anyway; keep it only when a name follows.
+        # The first word of a sentence, or after a colon ("Ifølge artiklerne: Relateret til ..."),
+        # is capitalised anyway; keep it only when a name follows.
         start = match.start()
-        at_start = start == 0 or text[:start].rstrip()[-1:] in ".?!"
+        at_start = start == 0 or text[:start].rstrip()[-1:] in _SENTENCE_START
         name = match.group(0)
         if at_start and " " not in name:
             continue
