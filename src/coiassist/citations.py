@@ -56,6 +56,9 @@ _WORD = re.compile(r"(?<![^\W_])[^\W\d_][\w’'-]*")
 _FOLD = str.maketrans({"æ": "e", "ø": "o", "å": "a"})
 _SOFT = re.compile(r"([aeiouyæøå])([bdg])")
 _HARD = {"b": "p", "d": "t", "g": "k"}
+# What a word follows when it is capitalised as the start of a sentence, a clause after a colon
+# or a quote, not as a name.
+SENTENCE_OPENERS = frozenset(".!?:«»\"'“”-–—(")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,!?;:…])")
 
 
@@ -195,7 +198,7 @@ def names_in(sentence: str) -> list[str]:
     names = []
     for match in _WORD.finditer(sentence):
         before = sentence[: match.start()].rstrip()
-        if not before or before[-1] in ".!?:«»\"'“”-–—(" or not match.group()[0].isupper():
+        if not before or before[-1] in SENTENCE_OPENERS or not match.group()[0].isupper():
             continue
         names.append(match.group())
     return names

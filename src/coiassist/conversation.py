@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from coiassist.analyzer import content_stems, tokenize
+from coiassist.citations import SENTENCE_OPENERS
 
 # Words that point back at something said before (da, nb, nn).
 _ANAPHORA = frozenset(
@@ -57,8 +58,6 @@ _OPENERS = re.compile(
     re.IGNORECASE,
 )
 _NAME = re.compile(r"\b[A-ZÆØÅ][\wæøåÆØÅ-]+(?:\s+[A-ZÆØÅ][\wæøåÆØÅ-]+)*")
-# What a capitalised word that starts a sentence or a quote comes after.
-_SENTENCE_START = frozenset(".?!:«»\"'“”-–—(")
 _SHORT = 6  # words; shorter questions rarely stand alone
 # Names of the previous answer carried into a follow-up: the first ones are what it is about; more
 # would pull retrieval towards every place the answer happened to mention.
@@ -86,8 +85,8 @@ def _names(text: str) -> list[str]:
     for match in _NAME.finditer(text):
         # The first word of a sentence, or after a colon ("Ifølge artiklerne: Relateret til ..."),
         # is capitalised anyway; keep it only when a name follows.
-        start = match.start()
-        at_start = start == 0 or text[:start].rstrip()[-1:] in _SENTENCE_START
+        before = text[: match.start()].rstrip()
+        at_start = not before or before[-1] in SENTENCE_OPENERS
         name = match.group(0)
         if at_start and " " not in name:
             continue
