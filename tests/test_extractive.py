@@ -118,8 +118,8 @@ def test_norwegian_question_over_a_danish_article_is_answered_in_a_norwegian_fra
 
 
 def test_hyphenated_name_is_found_in_a_source_that_writes_it_apart(backend) -> None:
-    # SQuAD-da writes "Riemann hypotese"; a question says "Riemann-hypotesen". Refused before.
-    text = "Den uprøvede Riemann hypotese, der stammer fra 1859, siger, at primtallene fordeler sig som støj."
+    # A source writes "Riemann hypotese", the question "Riemann-hypotesen". Refused before.
+    text = "Riemann hypotese fra 1859 siger, at primtallene fordeler sig som tilfældig støj."
     srcs = (Source(1, "Primtal (afsnit 18)", text, "da"),)
     answer = ask(backend, "Hvad siger Riemann-hypotesen om fordelingen af primtal?", "da", srcs)
     assert answer.startswith(PHRASES["da"].lead_in) and f"{text} [1]" in answer
