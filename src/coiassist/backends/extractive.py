@@ -365,20 +365,19 @@ def _next_sentence(
 
 def _heading_follows(after: Candidate, sources: Sequence[Source]) -> bool:
     """Is the next line after `after` in its article a heading (however short)?"""
-    position, index = after.order
-    if position >= len(sources):
+    own = next((s for s in sources if s.key == after.key), None)
+    if own is None:
         return False
-    spans = split_sentences(sources[position].text)
-    if index + 1 < len(spans):
-        start, end = spans[index + 1]
-        line = _quotable(sources[position].text[start:end])
-        return bool(line) and _is_heading(line)
-    for source in sources:
-        if source.continues == after.key and source.text.strip():
-            start, end = split_sentences(source.text)[0]
-            line = _quotable(source.text[start:end])
-            return bool(line) and _is_heading(line)
-    return False
+    spans = split_sentences(own.text)
+    if after.order[1] + 1 < len(spans):
+        text, (start, end) = own.text, spans[after.order[1] + 1]
+    else:
+        rest = next((s for s in sources if s.continues == after.key and s.text.strip()), None)
+        if rest is None:
+            return False
+        text, (start, end) = rest.text, split_sentences(rest.text)[0]
+    line = _quotable(text[start:end])
+    return bool(line) and _is_heading(line)
 
 
 def _known_stems(sources: Sequence[Source], lang: str) -> StemSet:
