@@ -55,6 +55,15 @@ def test_abbreviations_and_ordinal_dates_do_not_end_sentences() -> None:
     ]
 
 
+def test_initials_do_not_end_sentences() -> None:
+    text = "Prisen blev givet af H.C. Jensen og K. Olsen fra Aarhus. De talte i en time. Så kom pausen."
+    assert texts(text) == [
+        "Prisen blev givet af H.C. Jensen og K. Olsen fra Aarhus.",
+        "De talte i en time.",
+        "Så kom pausen.",
+    ]
+
+
 def test_line_breaks_and_quote_dashes_start_sentences() -> None:
     lines = texts(NORWEGIAN)
     assert lines[0].startswith("De små nyanseforskjellene")

@@ -15,7 +15,7 @@ from coiassist.sentences import split_sentences
 
 # Bumped whenever the chunk boundaries for the same text and settings would change,
 # so that an index built by an older chunker is rebuilt instead of mixed.
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2
 
 # (texts) -> list of token offsets per text, each (start_char, end_char), no special tokens.
 TokenOffsets = Callable[[Sequence[str]], list[list[tuple[int, int]]]]

@@ -2,8 +2,8 @@
 
 Chunking packs these spans and the answer side quotes them, so one splitter serves both.
 It splits after . ! ? … (and a closing quote) when the next word starts a sentence, and at
-line breaks; it does not split after common abbreviations ("bl.a.", "f.eks.") or ordinal
-numbers ("27. februar").
+line breaks; it does not split after common abbreviations ("bl.a.", "f.eks."), initials
+("D.W. Griffith") or ordinal numbers ("27. februar").
 """
 
 from __future__ import annotations
@@ -86,6 +86,8 @@ _ABBREVIATIONS = frozenset(
 # A sentence end: terminal punctuation, optional closing quotes/brackets, then whitespace.
 _END = re.compile(r"[.!?…]+[\"'»”’)\]]*(?=\s)")
 _NEWLINE = re.compile(r"\n+")
+# "J. Smith", "D.W. Griffith": initials, one letter each, do not end a sentence.
+_INITIALS = re.compile(r"(?:[^\W\d_]\.)*[^\W\d_]")
 
 
 def _ends_sentence(text: str, dot: int, after: int) -> bool:
@@ -99,7 +101,7 @@ def _ends_sentence(text: str, dot: int, after: int) -> bool:
     while word_start > 0 and not text[word_start - 1].isspace():
         word_start -= 1
     word = text[word_start:dot].lower().strip("(\"'«“")
-    if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+    if word in _ABBREVIATIONS or _INITIALS.fullmatch(word):
         return False
     # "27. februar", "3. plads": an ordinal is followed by a lower-case word.
     if word.isdigit() and not nxt.isupper():
