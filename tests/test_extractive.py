@@ -279,6 +279,27 @@ def test_best_sentence_brings_the_one_after_it_even_beside_a_second_match(backen
     ]
 
 
+@pytest.mark.parametrize(
+    ("opener", "quotes_before"),
+    [("Han", True), ("Hans tale", True), ("Denne tale", True), ("Det nye program", False)],
+)
+def test_sentence_that_points_back_is_quoted_with_the_sentence_before_it(
+    backend, opener, quotes_before
+) -> None:
+    before = "Borgmesteren i Lejre, Carsten Rasmussen, åbnede konferencen om nærhed i velfærden."
+    text = (
+        "Konferencen havde over 300 deltagere fra hele landet. "
+        f"{before} "
+        f"{opener} satte borgerinddragelse i centrum for velfærdsinnovationen."
+    )
+    srcs = (Source(1, "Konference", text, "da"),)
+    answer = ask(backend, "Hvad blev sat i centrum for velfærdsinnovationen?", "da", srcs)
+    quoted = [sentence for sentence, _ in parse_markers(answer)[1:]]
+    assert quoted[-1] == f"{opener} satte borgerinddragelse i centrum for velfærdsinnovationen."
+    assert (before in quoted) is quotes_before
+    assert "300 deltagere" not in answer
+
+
 def test_price_question_needs_an_amount_of_money_not_just_a_number(backend) -> None:
     srcs = (
         Source(1, "a", "På Velfærdens Innovationsdag kunne deltagerne besøge fem løsningsgallerier.", "da"),
