@@ -351,6 +351,25 @@ def test_question_that_asks_about_a_named_subject_only_in_words_no_source_holds_
     assert "handlar om eldreomsorg. [1]" in answer
 
 
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        # "yrke" and "by" name the kind of answer, which the source does not use.
+        ("Hvilket yrke hadde Kari Nordmann?", "lærer og forfatter"),
+        ("Fra hvilken by kommer Kari Nordmann?", "fra Bergen"),
+        # "hen" is the particle of "gå hen", not what the question asks about.
+        ("Hvor gikk Kari Nordmann hen?", "til Tromsø"),
+    ],
+)
+def test_word_for_the_kind_of_answer_need_not_be_in_the_source(backend, question, answer) -> None:
+    text = (
+        "Kari Nordmann var lærer og forfatter fra Bergen. "
+        "Etter eksamen flyttet Kari Nordmann til Tromsø, der hun bodde i ti år."
+    )
+    quoted = ask(backend, question, "nb", (Source(1, "Kari Nordmann", text, "nb"),))
+    assert answer in quoted
+
+
 def test_which_mayor_is_a_question_for_a_name(backend) -> None:
     srcs = (
         Source(1, "Temaspor", "Til sidst deltog borgmesteren også i åbningsinterviewet.", "da"),

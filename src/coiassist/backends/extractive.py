@@ -141,7 +141,13 @@ _GENERIC_VERBS = _words(
     "mener mente meine meiner meinte gøre gør gjorde gjøre gjør gjere gjer fortælle fortæller "
     "fortalte fortelle forteller beskrive beskriver beskrev betyde betyder betød bety betyr "
     "gå går gik gikk komme kommer kom få får fik fikk vise viser viste hedde hedder hed hete "
-    "heter het heite heiter kalde kaldes kaldte kalle kalles kalte tale taler talte snakke snakket"
+    "heter het heite heiter kalde kaldes kaldte kalle kalles kalte tale taler talte snakke snakket "
+    "hen"  # the particle of "Hvor gik de hen?"
+)
+
+_CATEGORY = re.compile(
+    r"\b(?:hvilken|hvilket|hvilke|kva for (?:ein|ei|eit|nokre)|hva slags|hvad slags|kva slags)\s+(\w+)",
+    re.IGNORECASE,
 )
 
 # Sentences an attacker writes to steer an assistant; quoting them would relay the attack.
@@ -420,13 +426,20 @@ def _asks_only_unknown(question: str, names: Sequence[str], known: StemSet, lang
     ("Hvilket yrke hadde Daniel Boone?" over "en amerikansk pioner og jeger"); on the hand-written
     set it caught the two unanswerable questions that were answered and refused no answerable one.
     It applies only when a source in the question's language names the subject (see
-    `select_sentences`): across Danish and Norwegian a missing word is often a spelling.
+    `select_sentences`): across Danish and Norwegian a missing word is often a spelling. The word
+    for the kind of answer ("Hvilket yrke ...", "Fra hvilken by ...") proves nothing when missing:
+    with it left out, 2.6% of answerable Bokmål dev questions were refused instead of 3.3%
+    (answer string 0.799 -> 0.807), and 0.491 of those put to related passages instead of 0.496;
+    Danish figures unchanged.
     """
     if not names:
         return False
     skip = set(content_stems(" ".join(names), lang)) | _generic_stems(lang)
     own = [q for q in dict.fromkeys(content_stems(question, lang)) if q not in skip and not q[0].isdigit()]
-    return bool(own) and not any(q in known for q in own)
+    # "Hvilket yrke hadde ...?": the word after "hvilket" names the kind of answer ("pioner og
+    # jeger"), which seldom uses it; found, it still counts.
+    kinds = set(content_stems(" ".join(_CATEGORY.findall(question)), lang))
+    return any(q not in kinds for q in own) and not any(q in known for q in own)
 
 
 @lru_cache(maxsize=8)
