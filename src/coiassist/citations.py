@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from coiassist import sentences
 from coiassist.analyzer import content_stems, tokenize
@@ -42,6 +43,8 @@ PREFIX_SHARE = 0.6
 COMPOUND_PART_CHARS = 5
 # The longest ending an inflected common noun in a hyphenated name may add ("-ene", "-ets").
 INFLECTION_CHARS = 3
+# The shortest part of a compound name that the text writes apart ("Warszawa" + "pagt").
+NAME_PART_CHARS = 4
 # Loose matching (answer selection only, never the support check): compounds that share a long
 # head ("løysingsgalleri" ~ "løsningsgalleri", nynorsk and Danish spellings of the same word).
 TAIL_CHARS = 7
@@ -204,14 +207,15 @@ def names_in(sentence: str) -> list[str]:
     return names
 
 
-def name_found(name: str, cited_tokens: set[str]) -> bool:
-    """Is every word of the name among the tokens (same spelling key, a genitive -s, or a compound)?
+def name_found(name: str, text: str) -> bool:
+    """Is every word of the name in `text` (same spelling key, a genitive -s, or a compound)?
 
     The lower-case part of a hyphenated name is an inflected common noun ("Riemann-hypotesen",
     "Basel-problemet" in a text that says "Riemann hypotese", "Basel problem"): it is found in a
-    token that it extends by at most INFLECTION_CHARS letters.
+    token that it extends by at most INFLECTION_CHARS letters. A compound name may be written
+    apart (`_written_apart`).
     """
-    folded = {_fold(t) for t in cited_tokens}
+    folded, capitalised = _words_of(text)
     for part in name.split("-"):
         common_noun = part[:1].islower()
         for token in map(_fold, tokenize(part)):
@@ -221,22 +225,44 @@ def name_found(name: str, cited_tokens: set[str]) -> bool:
                 continue
             if common_noun and any(_inflected(token, t) for t in folded):
                 continue
+            if not common_noun and _written_apart(token, capitalised, folded):
+                continue
             return False
     return True
 
 
-def _inflected(word: str, stem: str) -> bool:
+@lru_cache(maxsize=256)
+def _words_of(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The folded tokens of `text`, and those of its words that start with a capital."""
+    tokens = frozenset(_fold(t) for t in tokenize(text))
+    capitalised = frozenset(_fold(t) for word in text.split() if word[:1].isupper() for t in tokenize(word))
+    return tokens, capitalised
+
+
+def _written_apart(word: str, names: frozenset[str], tokens: frozenset[str]) -> bool:
+    """Is the compound name `word` a capitalised word of the text and a (perhaps inflected) other?
+
+    "Warszawapagtens" in a text that says "Warszawa pagt", "Guisehus" in one that says "hus Guise";
+    not "Vestbanen" in one that says "vest for" and "banen".
+    """
+    for cut in range(NAME_PART_CHARS, len(word) - 2):
+        head, tail = word[:cut], word[cut:]
+        if head in names and any(tail == t or _inflected(tail, t, NAME_PART_CHARS) for t in tokens):
+            return True
+    return False
+
+
+def _inflected(word: str, stem: str, min_stem: int = COMPOUND_PART_CHARS) -> bool:
     """Is `word` `stem` plus an ending ("hypotesen" of "hypotese", "problemet" of "problem")?"""
     ending = len(word) - len(stem)
-    return len(stem) >= COMPOUND_PART_CHARS and 0 < ending <= INFLECTION_CHARS and word.startswith(stem)
+    return len(stem) >= min_stem and 0 < ending <= INFLECTION_CHARS and word.startswith(stem)
 
 
 def missing_facts(sentence: str, cited_text: str) -> tuple[str, ...]:
     """Numbers and names of `sentence` that the cited text does not contain."""
     cited_numbers = _numbers(cited_text)
-    cited_tokens = set(tokenize(cited_text))
     missing = [n for n in sorted(_numbers(sentence)) if n not in cited_numbers]
-    missing += [n for n in dict.fromkeys(names_in(sentence)) if not name_found(n, cited_tokens)]
+    missing += [n for n in dict.fromkeys(names_in(sentence)) if not name_found(n, cited_text)]
     return tuple(missing)
 
 

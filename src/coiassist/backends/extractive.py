@@ -271,9 +271,7 @@ def _mentioning(names: Sequence[str], sources: Sequence[Source]) -> list[int]:
     carries, and a Norwegian question spells a Danish name its own way ("Velferdens"), so titles
     count and spelling is folded as in the support check.
     """
-    mention = [
-        any(name_found(name, set(tokenize(s.title + "\n" + s.text))) for name in names) for s in sources
-    ]
+    mention = [any(name_found(name, s.title + "\n" + s.text) for name in names) for s in sources]
     # The other chunks of an article that mentions the name are about it too ("the mayor" of a
     # chunk about "COI's track" is in the next chunk of the same article).
     titles = {s.title for s, hit in zip(sources, mention, strict=True) if hit and s.title}
