@@ -163,6 +163,22 @@ def test_compound_name_is_found_where_the_text_writes_it_apart(name: str, found:
     assert name_found(name, text) is found
 
 
+@pytest.mark.parametrize(
+    ("name", "found"),
+    [
+        ("COI", True),  # Center for Offentlig Innovation
+        ("KL", True),  # Kommunernes Landsforening
+        ("NY", True),  # New York, part of a longer run
+        ("CO", True),
+        ("KOI", False),
+        ("DR", False),  # no such run
+    ],
+)
+def test_abbreviation_is_found_by_the_initials_of_capitalised_words(name: str, found: bool) -> None:
+    text = "Center for Offentlig Innovation og Kommunernes Landsforening mødtes i New York City i går."
+    assert name_found(name, text) is found
+
+
 def test_uncited_sentence_is_unsupported_but_frame_phrases_are_exempt() -> None:
     answer = f"{PHRASES['nn'].lead_in}\n\n{OKSNEHALLEN}\n\n{PHRASES['nn'].refusal}"
     lead, uncited, refusal = check_answer(answer, PASSAGES, "nn")

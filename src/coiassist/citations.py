@@ -215,12 +215,14 @@ def name_found(name: str, text: str) -> bool:
     token that it extends by at most INFLECTION_CHARS letters. A compound name may be written
     apart (`_written_apart`).
     """
-    folded, capitalised = _words_of(text)
+    folded, capitalised, initials = _words_of(text)
     for part in name.split("-"):
         common_noun = part[:1].islower()
         for token in map(_fold, tokenize(part)):
             if token in folded or (token.endswith("s") and token[:-1] in folded):
                 continue
+            if part.isupper() and token in initials:
+                continue  # "COI" in a text that says "Center for Offentlig Innovation"
             if len(token) >= 3 and any(t.startswith(token) for t in folded):
                 continue
             if common_noun and any(_inflected(token, t) for t in folded):
@@ -232,11 +234,22 @@ def name_found(name: str, text: str) -> bool:
 
 
 @lru_cache(maxsize=256)
-def _words_of(text: str) -> tuple[frozenset[str], frozenset[str]]:
-    """The folded tokens of `text`, and those of its words that start with a capital."""
+def _words_of(text: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """The folded tokens of `text`, those of its words that start with a capital, and the
+    initials of each run of 2 to 5 capitalised words ("Center for Offentlig Innovation": "coi")."""
     tokens = frozenset(_fold(t) for t in tokenize(text))
     capitalised = frozenset(_fold(t) for word in text.split() if word[:1].isupper() for t in tokenize(word))
-    return tokens, capitalised
+    initials = set()
+    for run in _CAPITALISED_RUN.finditer(text):
+        letters = [word[0] for word in run.group().split() if word[0].isupper()]
+        for size in range(2, 6):
+            for start in range(len(letters) - size + 1):
+                initials.add(_fold("".join(letters[start : start + size]).lower()))
+    return tokens, capitalised, frozenset(initials)
+
+
+# Capitalised words in a row, with at most one short lower-case word between two of them.
+_CAPITALISED_RUN = re.compile(r"[A-ZÆØÅ]\w+(?:\s+(?:[a-zæøå]{1,3}\s+)?[A-ZÆØÅ]\w+)+")
 
 
 def _written_apart(word: str, names: frozenset[str], tokens: frozenset[str]) -> bool:
