@@ -43,6 +43,16 @@ def test_overlong_sentence_is_cut_within_budget(embedder: Embedder) -> None:
         assert embedder.count_tokens(chunk.text) <= 50
 
 
+def test_overlong_sentence_is_cut_where_a_word_starts(embedder: Embedder) -> None:
+    # Long words the model reads as several tokens, and no full stop for 400 words.
+    text = " ".join(["arbejdsgruppens velfærdsinnovationsprojekter"] * 200) + " slutter her."
+    chunks = chunk_article(_article(text), embedder.token_offsets, budget=50, overlap=10)
+    assert len(chunks) >= 10
+    for chunk in chunks:
+        assert chunk.start == 0 or text[chunk.start - 1] == " "
+        assert embedder.count_tokens(chunk.text) <= 50
+
+
 def test_chunk_knows_its_pdf_page(embedder: Embedder) -> None:
     page_one = "Første side handler om borgerinddragelse. " * 8
     page_two = "Anden side handler om ledelse og tillid. " * 8

@@ -15,20 +15,34 @@ from coiassist.sentences import split_sentences
 
 # Bumped whenever the chunk boundaries for the same text and settings would change,
 # so that an index built by an older chunker is rebuilt instead of mixed.
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 
 # (texts) -> list of token offsets per text, each (start_char, end_char), no special tokens.
 TokenOffsets = Callable[[Sequence[str]], list[list[tuple[int, int]]]]
 
 
-def _split_long(start: int, offsets: list[tuple[int, int]], end: int, budget: int) -> list[tuple[int, int]]:
-    """Cut one over-long sentence into pieces of at most `budget` tokens, at token edges."""
+def _split_long(
+    text: str, start: int, offsets: list[tuple[int, int]], end: int, budget: int
+) -> list[tuple[int, int]]:
+    """Cut one over-long sentence into pieces of at most `budget` tokens, where a word starts.
+
+    A model token is often part of a word ("arbejdsgruppens" is several); a piece that began
+    inside a word would be quoted from there ("jdsgruppens arbejde ..."). Only a word longer than
+    the whole budget is cut inside.
+    """
     pieces = []
     piece_start = start
-    for i in range(budget, len(offsets), budget):
-        cut = start + offsets[i][0]
+    i = budget
+    while i < len(offsets):
+        j = i
+        while j > 0 and start + offsets[j][0] > piece_start and not text[start + offsets[j][0] - 1].isspace():
+            j -= 1
+        if start + offsets[j][0] <= piece_start:
+            j = i
+        cut = start + offsets[j][0]
         pieces.append((piece_start, cut))
         piece_start = cut
+        i = j + budget
     pieces.append((piece_start, end))
     return pieces
 
@@ -42,7 +56,7 @@ def _units(text: str, token_offsets: TokenOffsets, budget: int) -> list[tuple[in
         if len(toks) <= budget:
             units.append((start, end, max(len(toks), 1)))
             continue
-        for piece_start, piece_end in _split_long(start, toks, end, budget):
+        for piece_start, piece_end in _split_long(text, start, toks, end, budget):
             units.append((piece_start, piece_end, budget))
     # Leading whitespace of a cut piece is not part of the chunk.
     return [(s + len(text[s:e]) - len(text[s:e].lstrip()), e, n) for s, e, n in units if text[s:e].strip()]
