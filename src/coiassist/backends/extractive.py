@@ -523,8 +523,9 @@ def select_sentences(
     when there is room, from the chunk that continues its source if it ends there, unless a
     heading comes between them (the next section is about something else). A question that
     asks two things gets the best sentence for each part too (`_question_parts`). A first
-    sentence that points back ("Han ...", "Denne forskel ...") comes after the one before it. `similarity`
-    (see `score_sentences`) changes which sentences are quoted, never whether to answer.
+    sentence that points back ("Han ...", "Denne forskel ...") is quoted after the sentence before
+    it. `similarity` (see `score_sentences`) changes which sentences are quoted, never whether to
+    answer.
     """
     given = sources
     # Chunks that only continue a retrieved one supply the sentence after a quote, nothing else.
