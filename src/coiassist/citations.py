@@ -233,6 +233,10 @@ def name_found(name: str, text: str) -> bool:
     return True
 
 
+# Capitalised words in a row, with at most one short lower-case word between two of them.
+_CAPITALISED_RUN = re.compile(r"[A-ZÆØÅ]\w+(?:\s+(?:[a-zæøå]{1,3}\s+)?[A-ZÆØÅ]\w+)+")
+
+
 @lru_cache(maxsize=256)
 def _words_of(text: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     """The folded tokens of `text`, those of its words that start with a capital, and the
@@ -246,10 +250,6 @@ def _words_of(text: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]
             for start in range(len(letters) - size + 1):
                 initials.add(_fold("".join(letters[start : start + size]).lower()))
     return tokens, capitalised, frozenset(initials)
-
-
-# Capitalised words in a row, with at most one short lower-case word between two of them.
-_CAPITALISED_RUN = re.compile(r"[A-ZÆØÅ]\w+(?:\s+(?:[a-zæøå]{1,3}\s+)?[A-ZÆØÅ]\w+)+")
 
 
 def _written_apart(word: str, names: frozenset[str], tokens: frozenset[str]) -> bool:
