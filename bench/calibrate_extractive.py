@@ -125,7 +125,7 @@ def _answer(
     backend: extractive.ExtractiveBackend, q: dict[str, Any], chunks: list[Chunk], ids: list[int]
 ) -> str:
     sources = tuple(
-        Source(key=k, title=chunks[i].title, text=chunks[i].text, lang=chunks[i].lang)
+        Source(key=k, title=chunks[i].title, text=chunks[i].text, lang=chunks[i].lang, article=chunks[i].doc)
         for k, i in enumerate(ids, 1)
     )
     return "".join(backend.generate(GenerationRequest(q["question"], q["lang"], sources)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -29,8 +30,12 @@ def passages(path: Path, budget: int = 900) -> list[str]:
     return [p for p in out if p]
 
 
-def sources(texts: list[str], lang: str) -> tuple[Source, ...]:
-    return tuple(Source(key=i + 1, title=f"passage {i + 1}", text=t, lang=lang) for i, t in enumerate(texts))
+def sources(path: Path, lang: str) -> tuple[Source, ...]:
+    """The article's passages as numbered sources of that one article."""
+    return tuple(
+        Source(key=i + 1, title=f"passage {i + 1}", text=t, lang=lang, article=path.stem)
+        for i, t in enumerate(passages(path))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +45,12 @@ def backend() -> ExtractiveBackend:
 
 @pytest.fixture(scope="module")
 def danish() -> tuple[Source, ...]:
-    return sources(passages(DANISH), "da")
+    return sources(DANISH, "da")
 
 
 @pytest.fixture(scope="module")
 def norwegian() -> tuple[Source, ...]:
-    return sources(passages(NORWEGIAN), "nb")
+    return sources(NORWEGIAN, "nb")
 
 
 def ask(backend: ExtractiveBackend, question: str, lang: str, srcs: tuple[Source, ...]) -> str:
@@ -332,6 +337,22 @@ def test_question_about_an_office_no_source_mentions_is_refused(backend, danish)
     )
     answer = ask(backend, asked, "da", (*danish, speech))
     assert "at nærhed er vejen frem. [9]" in answer
+
+
+def test_office_and_name_must_be_in_the_same_article(backend, norwegian) -> None:
+    """Pooled, one article names Asker and another an ordfører; neither says who Asker's is."""
+    other = Source(
+        len(norwegian) + 1,
+        "Ny skole i Bergen",
+        "Ordføreren i Bergen, Marte Mjøs Persen, åpnet den nye skolen i Årstad kommune.",
+        "nb",
+        article="bergen",
+    )
+    asked = "Kven er ordførar i Asker kommune?"
+    assert ask(backend, asked, "nn", (*norwegian, other)) == PHRASES["nn"].refusal
+    # Said in the article that names Asker, it is the answer.
+    mayor = replace(other, text="Ordføreren, Lene Conradi, tok imot besøket.", article=NORWEGIAN.stem)
+    assert "Lene Conradi" in ask(backend, asked, "nn", (*norwegian, mayor))
 
 
 def test_question_that_asks_about_a_named_subject_only_in_words_no_source_holds_is_refused(

@@ -276,10 +276,12 @@ def _sources(passages: Sequence[Passage], retrieved: int) -> list[Source]:
     for key, p in enumerate(passages, 1):
         before = by_id.get(f"{p.article_id}:{p.ordinal - 1}") if key > retrieved else None
         if before is None:
-            sources.append(Source(key=key, title=p.title, text=p.text, lang=p.lang))
+            sources.append(Source(key=key, title=p.title, text=p.text, lang=p.lang, article=p.article_id))
             continue
         rest = p.text[max(0, before[1].end - p.start) :]
-        sources.append(Source(key=key, title=p.title, text=rest, lang=p.lang, continues=before[0]))
+        sources.append(
+            Source(key=key, title=p.title, text=rest, lang=p.lang, continues=before[0], article=p.article_id)
+        )
     return sources
 
 

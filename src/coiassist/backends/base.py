@@ -18,6 +18,8 @@ class Source:
     # The key of the source this one continues (the next chunk of the same article), for a quote
     # that runs over a chunk border; 0 for a retrieved source.
     continues: int = 0
+    # The article the chunk comes from; sources with none are told apart by their titles.
+    article: str = ""
 
 
 @dataclass(frozen=True)
