@@ -1,13 +1,14 @@
 """Calibrate the extractive backend's refusal and sentence choice on the dev question sets.
 
 Every NorQuAD dev passage, SQuAD-da dev paragraph and UD document is cut into ~700-character
-chunks of whole sentences (one sentence of overlap) and indexed with BM25. For each question:
+chunks of whole sentences (one sentence of overlap) and indexed with BM25. For each question, sets
+of N chunks (`--sources`, by default the `top_k` setting's default, as the backend gets them):
 
-- answerable: the chunk holding the answer plus the 4 best other BM25 chunks, the answer chunk at
-  its BM25 rank (at most 5th), as retrieval would hand them over;
-- related: the 5 best BM25 chunks of other articles that do not hold the answer (on-topic sources
+- answerable: the chunk holding the answer plus the N-1 best other BM25 chunks, the answer chunk at
+  its BM25 rank (at most Nth), as retrieval would hand them over;
+- related: the N best BM25 chunks of other articles that do not hold the answer (on-topic sources
   that do not answer: the hard case for a refusal);
-- random: 5 random chunks of other articles in the question's language (off-topic retrieval);
+- random: N random chunks of other articles in the question's language (off-topic retrieval);
 - other_related / other_random: the same two, from chunks in the other language only (a Danish
   question put to Norwegian sources that do not answer it, and the reverse).
 
@@ -19,7 +20,7 @@ contains nothing) over all answerable questions and over those answered.
 
 Usage: .venv/bin/python bench/calibrate_extractive.py [--data /work/shared/data]
            [--set ABSTAIN_THRESHOLD=0.25 ...] [--similarity-weight 0.6] [--home .coiassist]
-           [--cache /tmp/calibrate-extractive.pkl]
+           [--sources 8] [--cache /tmp/calibrate-extractive.pkl]
 Deterministic (fixed seed); the cache only saves the ~30 s of chunking and indexing. With a
 similarity weight above 0 the sentences are embedded too (about 3 minutes more on 2 cores).
 """
@@ -76,7 +77,8 @@ def _chunks(doc: dict[str, Any]) -> list[Chunk]:
     return out
 
 
-def build_cases(data: Path) -> tuple[list[Chunk], list[dict[str, Any]]]:
+def build_cases(data: Path, size: int) -> tuple[list[Chunk], list[dict[str, Any]]]:
+    """Every question with its source sets of `size` chunks each (see the module docstring)."""
     chunks = [c for name in DOCS for doc in _load(data / name) for c in _chunks(doc)]
     index = LexicalIndex.build(
         [str(i) for i in range(len(chunks))], [index_terms(c.text, c.lang) for c in chunks]
@@ -102,9 +104,9 @@ def build_cases(data: Path) -> tuple[list[Chunk], list[dict[str, Any]]]:
                 continue
             hits = [int(i) for i, _ in index.search(query_terms(q["question"], q["lang"]), 40)]
             g = next((i for i in hits if i in gold), gold[0])
-            answerable = [i for i in hits if i != g][:4]
-            answerable.insert(min(hits.index(g) if g in hits else 4, 4), g)
-            related = [i for i in hits if chunks[i].doc != q["context_id"] and not holds(i)][:5]
+            answerable = [i for i in hits if i != g][: size - 1]
+            answerable.insert(min(hits.index(g) if g in hits else size - 1, size - 1), g)
+            related = [i for i in hits if chunks[i].doc != q["context_id"] and not holds(i)][:size]
             pool = [i for i in by_lang[q["lang"]] if chunks[i].doc != q["context_id"]]
             other = other_lang[q["lang"]]
             other_hits = [int(i) for i, _ in index.search(query_terms(q["question"], None), 400)]
@@ -113,9 +115,9 @@ def build_cases(data: Path) -> tuple[list[Chunk], list[dict[str, Any]]]:
                     "q": q,
                     "answerable": answerable,
                     "related": related,
-                    "random": rng.sample(pool, 5),
-                    "other_related": [i for i in other_hits if chunks[i].lang != q["lang"]][:5],
-                    "other_random": rng.sample(other, 5),
+                    "random": rng.sample(pool, size),
+                    "other_related": [i for i in other_hits if chunks[i].lang != q["lang"]][:size],
+                    "other_random": rng.sample(other, size),
                 }
             )
     return chunks, cases
@@ -175,6 +177,12 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None, help="pickle of the built cases (reused)")
     parser.add_argument("--set", action="append", default=[], help="NAME=VALUE: override a constant")
     parser.add_argument(
+        "--sources",
+        type=int,
+        default=Settings().top_k,
+        help="chunks per source set (default: the top_k setting's default)",
+    )
+    parser.add_argument(
         "--similarity-weight",
         type=float,
         default=Settings().extractive_similarity_weight,
@@ -184,14 +192,14 @@ def main() -> None:
         "--home", type=Path, default=Path(".coiassist"), help="home holding (or getting) the ONNX model"
     )
     args = parser.parse_args()
-    if args.cache and args.cache.exists():
-        rows, cases = pickle.loads(args.cache.read_bytes())
-        chunks = [Chunk(*row) for row in rows]
+    cached = pickle.loads(args.cache.read_bytes()) if args.cache and args.cache.exists() else None
+    if cached is not None and cached[0] == args.sources:
+        chunks, cases = [Chunk(*row) for row in cached[1]], cached[2]
     else:
-        chunks, cases = build_cases(args.data)
+        chunks, cases = build_cases(args.data, args.sources)
         if args.cache:
             rows = [(c.doc, c.title, c.text, c.lang) for c in chunks]
-            args.cache.write_bytes(pickle.dumps((rows, cases)))
+            args.cache.write_bytes(pickle.dumps((args.sources, rows, cases)))
     for assignment in args.set:
         name, value = assignment.split("=", 1)
         setattr(extractive, name, ast.literal_eval(value))
