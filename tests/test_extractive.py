@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from coiassist.backends.base import GenerationRequest, Source
-from coiassist.backends.extractive import ExtractiveBackend, select_sentences
+from coiassist.backends.extractive import (
+    FIRST_ARTICLE_BONUS,
+    ExtractiveBackend,
+    score_sentences,
+    select_sentences,
+)
 from coiassist.citations import check_answer, parse_markers
 from coiassist.config import Settings
 from coiassist.phrases import PHRASES
@@ -500,6 +505,16 @@ def test_where_question_prefers_the_sentence_that_names_a_place(backend) -> None
     answer = ask(backend, "Hvor mødtes deltagerne på Velfærdens Innovationsdag?", "da", srcs)
     # Both hold every word of the question; only the second says where.
     assert parse_markers(answer)[1] == (srcs[1].text, (2,))
+
+
+def test_a_sentence_of_the_first_ranked_article_scores_higher_than_the_same_match_elsewhere() -> None:
+    first = Source(1, "Borgerdesign", "Borgerdesign blev udviklet af Region Midtjylland.", "da", article="a")
+    second = Source(2, "Nyt fra regionen", "Borgerdesign blev udviklet af Aarhus Kommune.", "da", article="b")
+    asked = "Hvem udviklede Borgerdesign?"
+    for srcs in ((first, second), (second, first)):
+        ranked = score_sentences(asked, srcs, "da")
+        assert [c.text for c in ranked] == [srcs[0].text, srcs[1].text]
+        assert ranked[0].lexical == pytest.approx(ranked[1].lexical * (1 + FIRST_ARTICLE_BONUS))
 
 
 def test_when_question_takes_a_time_of_day_as_an_answer(backend) -> None:
