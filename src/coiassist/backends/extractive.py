@@ -465,11 +465,10 @@ def _office_stems(lang: str) -> frozenset[str]:
     return frozenset(content_stems(" ".join(_OFFICES), lang))
 
 
-def _unmentioned_office(question: str, known: StemSet, lang: str) -> bool:
-    """Does the question name an office ("statsministeren") that no source mentions?"""
+def _offices_asked(question: str, lang: str) -> list[str]:
+    """The stems of the offices the question names ("statsministeren", "ordførar")."""
     offices = _office_stems(lang)
-    asked = [q for q in content_stems(question, lang) if any(q == o or q.endswith(o) for o in offices)]
-    return any(q not in known for q in asked)
+    return [q for q in content_stems(question, lang) if any(q == o or q.endswith(o) for o in offices)]
 
 
 # "..., og hvilke politiske ønsker støtter det?": a second question after a comma, or after the
@@ -598,13 +597,14 @@ def _answering_articles(question: str, sources: Sequence[Source], lang: str) -> 
     if in_own_language and _asks_only_unknown(question, names, known, lang):
         # About Center for Offentlig Innovation, but when it was "oprettet" no source says.
         return []
+    offices = _offices_asked(question, lang)
+    if not offices:
+        return list(sources)
     articles: dict[str, list[Source]] = {}
     for source in sources:
         articles.setdefault(_article_of(source), []).append(source)
     # About "statsministeren", whom the article does not mention.
-    answering = {
-        a for a, own in articles.items() if not _unmentioned_office(question, _known_stems(own, lang), lang)
-    }
+    answering = {a for a, own in articles.items() if _known_stems(own, lang).share_of(offices) == 1.0}
     left = [s for s in sources if _article_of(s) in answering]
     # What is left must still name the subject, or it is someone else's office.
     return [] if names and not _mentioning(names, left) else left
