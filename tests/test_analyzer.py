@@ -89,3 +89,9 @@ def test_query_terms_are_unique() -> None:
 def test_content_stems_have_no_ngrams_and_no_stopwords() -> None:
     assert content_stems("Kommunerne har mange innovationer", "da") == ["kommun", "innovation"]
     assert content_stems("Kommunane har mange innovasjonar", "nn") == ["kommun", "innovasjon"]
+
+
+def test_joined_content_stems_add_hyphenated_words_written_as_one() -> None:
+    text = "tankegangen rundt Utenfor-regnskapet i 2020-tallet"
+    assert content_stems(text, "nb") == ["tankegang", "rund", "utenfor", "regnskap", "2020", "tall"]
+    assert content_stems(text, "nb", joined=True)[-1:] == ["utenforregnskap"]  # not "2020tall"

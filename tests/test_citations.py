@@ -197,6 +197,12 @@ def test_norwegian_wording_is_supported_by_the_danish_passage() -> None:
     assert check.supported, check
 
 
+def test_claim_that_writes_a_hyphenated_compound_as_one_word_is_supported() -> None:
+    passage = {1: "Dette er også tankegangen rundt Utenfor-regnskapet og Asker Velferdslab."}
+    (check,) = check_answer("Tankegangen rundt Utenforregnskapet [1].", passage, "nb")
+    assert check.supported and check.support == 1.0, check
+
+
 def test_stem_matching_bridges_spelling_not_unrelated_words() -> None:
     stems = StemSet(["innovation", "velfærd", "åbn", "kvartalsrapport"])
     assert all(s in stems for s in ["innovasjon", "velferd", "åpn", "rapport"])

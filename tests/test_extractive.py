@@ -138,6 +138,13 @@ def test_hyphenated_name_is_found_in_a_source_that_writes_it_apart(backend) -> N
     assert refused == PHRASES["da"].refusal
 
 
+def test_compound_written_as_one_word_is_found_where_the_source_hyphenates_it(backend, norwegian) -> None:
+    # The article says "Utenfor-regnskapet"; "utenfor" alone is too common to count. Refused before.
+    answer = ask(backend, "Hva er Utenforregnskapet?", "nb", norwegian)
+    assert answer.startswith(PHRASES["nb"].lead_in)
+    assert "tankegangen rundt Utenfor-regnskapet" in answer
+
+
 ASKER = "Asker Velferdslab ser utgifter til mennesker som trenger tjenester som en investering i velferd."
 NEXT_SECTION = "Det er så mange fellestrekk i det danske og norske innovasjonsarbeidet, sier hun."
 

@@ -103,6 +103,7 @@ ANALYZER_VERSION = "1"
 _POSSESSIVE = re.compile(r"(?<=\w)['’´`]s\b")
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+")
 _AA_EDGE = re.compile(r"\baa|aa\b")
+_HYPHENATED = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
 # Only characters outside ASCII and æøå are looked at, so Danish text costs one regex scan.
 _FOREIGN_LETTER = re.compile(r"[^\x00-\x7fæøå]")
 _NORDIC_FOLDS = {"ä": "æ", "ö": "ø"}
@@ -203,10 +204,14 @@ class Analyzer:
             terms.update(dict.fromkeys(self._query_word(word, family)))
         return list(terms)
 
-    def content_stems(self, text: str, lang: str) -> list[str]:
+    def content_stems(self, text: str, lang: str, joined: bool = False) -> list[str]:
         family = stem_family(lang)
         stopwords = _STOPWORDS[family]
-        return [_stem_word(family, w) for w in tokenize(text) if w not in stopwords]
+        stems = [_stem_word(family, w) for w in tokenize(text) if w not in stopwords]
+        if joined and "-" in text:
+            for word in _HYPHENATED.findall(normalize(text)):
+                stems.append(_stem_word(family, word.replace("-", "")))
+        return stems
 
 
 @lru_cache(maxsize=200_000)
@@ -227,9 +232,14 @@ def query_terms(text: str, lang: str | None = None) -> list[str]:
     return _DEFAULT.query_terms(text, lang)
 
 
-def content_stems(text: str, lang: str) -> list[str]:
-    """Stems of the content words (stopwords removed, no n-grams), in order, for support checks."""
-    return _DEFAULT.content_stems(text, lang)
+def content_stems(text: str, lang: str, joined: bool = False) -> list[str]:
+    """Stems of the content words (stopwords removed, no n-grams), in order, for support checks.
+
+    With `joined`, a hyphenated word's stem written as one word follows them too, for the text a
+    question or claim is looked up in: "Utenforregnskapet" is then found where it says
+    "Utenfor-regnskapet" (a stem is found inside a longer compound, never one spread over two).
+    """
+    return _DEFAULT.content_stems(text, lang, joined)
 
 
 def analyze_index(texts: Iterable[tuple[str, str]], config: AnalyzerConfig) -> list[list[str]]:

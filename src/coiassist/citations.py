@@ -282,7 +282,7 @@ def missing_facts(sentence: str, cited_text: str) -> tuple[str, ...]:
 def sentence_support(sentence: str, cited_text: str, lang: str) -> float:
     """Share of the sentence's content stems (distinct) found in the cited text, in [0, 1]."""
     stems = set(content_stems(sentence, lang))
-    return StemSet(content_stems(cited_text, lang)).share_of(stems)
+    return StemSet(content_stems(cited_text, lang, joined=True)).share_of(stems)
 
 
 def check_answer(
@@ -301,7 +301,7 @@ def check_answer(
             continue
         for key in cited:
             if key not in stem_sets:
-                stem_sets[key] = StemSet(content_stems(passages[key], lang))
+                stem_sets[key] = StemSet(content_stems(passages[key], lang, joined=True))
         stems = set(content_stems(unit.text, lang))
         found = sum(1 for s in stems if any(s in stem_sets[k] for k in cited))
         support = found / len(stems) if stems else 1.0
@@ -356,7 +356,7 @@ def support_span(sentence: str, passage_text: str, lang: str) -> tuple[int, int]
         return None
     best: tuple[float, int, int] | None = None
     for start, end in sentences.split_sentences(passage_text):
-        share = StemSet(content_stems(passage_text[start:end], lang)).share_of(stems)
+        share = StemSet(content_stems(passage_text[start:end], lang, joined=True)).share_of(stems)
         if share >= SPAN_MIN_SUPPORT and (best is None or share > best[0]):
             best = (share, start, end)
     return None if best is None else (best[1], best[2])

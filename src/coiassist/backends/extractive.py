@@ -316,14 +316,16 @@ def score_sentences(
     for s_pos in positions:
         source = sources[s_pos]
         slang = source.lang or lang
-        context[s_pos] = StemSet(content_stems(source.title + "\n" + source.text, slang), loose=True)
+        context[s_pos] = StemSet(
+            content_stems(source.title + "\n" + source.text, slang, joined=True), loose=True
+        )
         for i, (start, end) in enumerate(split_sentences(source.text)):
             text = _quotable(source.text[start:end])
             key = normalize(text)
             if key in seen or not _safe(text):
                 continue
             seen.add(key)
-            stems = StemSet(content_stems(text, slang), loose=True)
+            stems = StemSet(content_stems(text, slang, joined=True), loose=True)
             pool.append(_Sentence(source.key, text, stems, (s_pos, i), _is_heading(text)))
     if not pool:
         return []
@@ -415,7 +417,8 @@ def _heading_follows(after: Candidate, sources: Sequence[Source]) -> bool:
 def _known_stems(sources: Sequence[Source], lang: str) -> StemSet:
     """Every content stem of the sources' texts and titles."""
     return StemSet(
-        [t for s in sources for t in content_stems(s.title + "\n" + s.text, s.lang or lang)], loose=True
+        [t for s in sources for t in content_stems(s.title + "\n" + s.text, s.lang or lang, joined=True)],
+        loose=True,
     )
 
 
