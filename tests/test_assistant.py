@@ -254,3 +254,39 @@ def test_following_chunks_are_the_next_in_each_article_not_already_given(assista
     after = [p.chunk_id for p in retriever.following(passages)]
     assert sorted(after) == sorted(expected - {p.chunk_id for p in passages})
     assert all(p.text for p in retriever.following(passages))
+
+
+def test_question_about_what_an_article_says_is_answered_by_its_lede(assistant: Assistant) -> None:
+    answer = assistant.ask("Hvad handler artiklen om Velfærdens Innovationsdag om?")
+    assert not answer.abstained and answer.language == "da"
+    assert "COI var at finde til Velfærdens Innovationsdag 2020." in answer.answer
+    assert {c.chunk_id for c in answer.citations} == {f"{DANISH}:0"}
+    assert all(check.supported for check in answer.checks)
+
+    # No chunk found for "Asker Velferdslab" opens its article: the opening is added to them.
+    assert all(p.ordinal > 0 for p in assistant.retriever.search("Asker Velferdslab", k=5))
+    norwegian = assistant.ask("Oppsummer artikkelen om Asker Velferdslab")
+    assert "I 2019 vant Region Syddanmark den danske innovasjonsprisen" in norwegian.answer
+    assert {c.chunk_id for c in norwegian.citations} == {f"{NORWEGIAN}:0"}
+    assert "Les mer" not in norwegian.answer
+
+    assert assistant.ask("Hvad handler artiklen om kunstig intelligens i Grønland om?").abstained
+
+
+def test_openings_are_the_first_chunks_of_the_articles_found(assistant: Assistant) -> None:
+    retriever = assistant.retriever
+    passages = [
+        p for p in retriever.search("politikernes rolle i offentlig innovation", k=5) if p.ordinal > 0
+    ]
+    assert passages
+    openings = retriever.openings(passages)
+    assert [p.chunk_id for p in openings] == list(dict.fromkeys(f"{p.article_id}:0" for p in passages))
+    assert all(p.ordinal == 0 and p.text for p in openings)
+    assert retriever.openings(openings) == []  # already given
+
+
+def test_llm_asked_for_a_summary_gets_the_articles_opening(settings: Settings, llm: LLMServer) -> None:
+    llm.script(Reply(chunks=[openai_stream(["Artiklen handler om et studiebesøg [1]."])]))
+    Assistant(llm_settings(settings, llm)).ask("Giv et resumé af artiklen om Asker Velferdslab")
+    prompt = llm.requests[0].body["messages"][-1]["content"]
+    assert "I 2019 vant Region Syddanmark den danske innovasjonsprisen" in prompt

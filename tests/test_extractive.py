@@ -620,3 +620,87 @@ def test_similarity_does_not_let_a_weaker_sentence_join_the_answer(tmp_path) -> 
     by_both = select_sentences(question, srcs, "da", strong._similarity())
     # The second holds too few of the question's words to join; its similarity does not change that.
     assert [c.key for c in by_words] == [c.key for c in by_both] == [1]
+
+
+def opening_first(srcs: tuple[Source, ...]) -> tuple[Source, ...]:
+    """The sources with the first passage marked as the article's opening, as the assistant does."""
+    return (replace(srcs[0], opening=True), *srcs[1:])
+
+
+def test_summary_question_is_answered_by_the_articles_lede(backend, danish) -> None:
+    answer = ask(
+        backend, "Hvad handler artiklen om Velfærdens Innovationsdag om?", "da", opening_first(danish)
+    )
+    key = danish[0].key
+    assert answer == (
+        PHRASES["da"].lead_in + "\n\n"
+        f"COI var at finde til Velfærdens Innovationsdag 2020. [{key}] "
+        f"Dette års tema 'Nærhed' satte rammen for dagens debatter, sessioner og keynote. [{key}] "
+        f"Her kan du læse COI's fire takeaways fra dagen. [{key}]"
+    )
+
+
+def test_lede_skips_an_opening_pull_quote_and_stops_at_a_link_line(backend, norwegian) -> None:
+    answer = ask(backend, "Oppsummer artikkelen om de danske prisvinnerne", "nb", opening_first(norwegian))
+    assert answer.startswith(PHRASES["nb"].lead_in)
+    assert "I 2019 vant Region Syddanmark den danske innovasjonsprisen" in answer
+    assert "tilbake til en stabil skolegang." in answer
+    # The quote and its speaker ("Lene Krogh Jeppesen, COI") open the article; the link ends the lede.
+    assert "nyanseforskjellene" not in answer and "Les mer" not in answer
+
+
+def test_summary_question_about_a_subject_no_source_holds_is_refused(backend, danish) -> None:
+    srcs = opening_first(danish)
+    for question in (
+        "Hvad handler artiklen om kunstig intelligens i Grønland om?",
+        "Opsummer artiklen om klimatilpasning",
+        "Hvad handler artiklen om?",  # names no article
+    ):
+        assert ask(backend, question, "da", srcs) == PHRASES["da"].refusal
+
+
+def test_summary_question_without_the_opening_quotes_what_the_article_says_of_the_subject(
+    backend, danish
+) -> None:
+    chosen = select_sentences("Opsummer artiklen om Borgerservice-to-go", danish[1:], "da")
+    assert chosen and any("Borgerservice-to-go er en opsøgende enhed" in c.text for c in chosen)
+
+
+def test_the_words_for_the_article_are_not_looked_for_in_it(backend, norwegian) -> None:
+    answer = ask(backend, "Hva sier artikkelen om Asker Velferdslab?", "nb", norwegian)
+    assert "Asker Velferdslab" in answer
+    # "artikkel" would match the link line, and "sier" any quote.
+    assert "Les mer" not in answer
+
+
+def test_answer_never_ends_on_a_heading_without_its_sentence() -> None:
+    # Three chunks of the Danish article as retrieved for the question: the heading matches it
+    # too, but the sentence after it, the section's first, is out of room.
+    srcs = (
+        Source(
+            1,
+            "Velfærdens Innovationsdag",
+            "Det var en fornøjelse at se to gengangere fra indstillingerne til NYT SAMMEN BEDRE-prisen "
+            "stille op: Borgerdesign fra Region Midtjylland og Aarhus Kommune og Borgerservice-to-go "
+            "fra Frederiksberg Kommune.",
+            "da",
+        ),
+        Source(
+            2,
+            "Velfærdens Innovationsdag",
+            "Borgerservice-to-go er en opsøgende enhed, der ud fra bibliotekets tradition for "
+            "folkeoplysning tilbyder personlig vejledning i digital selvbetjening i boligsociale "
+            "områder i Frederiksberg Kommune.",
+            "da",
+        ),
+        Source(
+            3,
+            "Velfærdens Innovationsdag",
+            "4. Løsningsgalleri: Borgerdesign og Borgerservice-to-go\n\nLøsningsgalleriet har altid "
+            "været en essentiel del af Velfærdens Innovationsdag.",
+            "da",
+        ),
+    )
+    chosen = select_sentences("Hvad er Borgerservice-to-go?", srcs, "da")
+    assert any("Borgerservice-to-go er en opsøgende enhed" in c.text for c in chosen)
+    assert not chosen[-1].heading

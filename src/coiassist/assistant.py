@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from coiassist import citations, conversation, prompts
+from coiassist import citations, conversation, intent, prompts
 from coiassist.backends.base import Backend, GenerationRequest, Source
 from coiassist.backends.registry import create_backend
 from coiassist.config import Settings
@@ -132,7 +132,9 @@ class Assistant:
         timings["language_and_rewrite"] = _ms(clock)
 
         step = time.perf_counter()
-        passages = self.retriever.search(query, k=self.settings.top_k, filters=filters)
+        passages = self.retriever.search(intent.search_text(query), k=self.settings.top_k, filters=filters)
+        if passages and intent.asks_summary(query):
+            passages = passages + self.retriever.openings(passages)
         timings["retrieve"] = _ms(step)
         phrases = phrases_for(lang)
         base = Answer(
@@ -276,7 +278,16 @@ def _sources(passages: Sequence[Passage], retrieved: int) -> list[Source]:
     for key, p in enumerate(passages, 1):
         before = by_id.get(f"{p.article_id}:{p.ordinal - 1}") if key > retrieved else None
         if before is None:
-            sources.append(Source(key=key, title=p.title, text=p.text, lang=p.lang, article=p.article_id))
+            sources.append(
+                Source(
+                    key=key,
+                    title=p.title,
+                    text=p.text,
+                    lang=p.lang,
+                    article=p.article_id,
+                    opening=p.ordinal == 0,
+                )
+            )
             continue
         rest = p.text[max(0, before[1].end - p.start) :]
         sources.append(

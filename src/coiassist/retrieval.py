@@ -239,6 +239,19 @@ class Retriever:
                 after.append((pos, 0.0))
         return self._passages(snap, after)
 
+    def openings(self, passages: Sequence[Passage]) -> list[Passage]:
+        """The first chunk of each passage's article, unless it is one of `passages` already: a
+        question about what an article is about is answered by its opening (see `intent`)."""
+        snap = self.snapshot
+        seen = {p.chunk_id for p in passages}
+        first = []
+        for passage in passages:
+            pos = snap.position.get(f"{passage.article_id}:0")
+            if pos is not None and snap.ids[pos] not in seen:
+                seen.add(snap.ids[pos])
+                first.append((pos, 0.0))
+        return self._passages(snap, first)
+
     def stats(self) -> dict[str, Any]:
         """What is published, and whether dense search can use its vectors: when it cannot, hybrid
         search answers from BM25 alone, which only a log line would otherwise tell an admin."""

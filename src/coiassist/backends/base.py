@@ -20,6 +20,8 @@ class Source:
     continues: int = 0
     # The article the chunk comes from; sources with none are told apart by their titles.
     article: str = ""
+    # The article's first chunk, which opens with its lede: what a summary question is answered by.
+    opening: bool = False
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from coiassist.citations import MARKER, StemSet, name_found, names_in
 from coiassist.config import Settings
 from coiassist.embeddings import Embedder, load_embedder
 from coiassist.errors import CoiassistError
+from coiassist.intent import asks_summary, summary_subject, without_article_words
 from coiassist.phrases import phrases_for
 from coiassist.sentences import split_sentences
 
@@ -543,8 +544,12 @@ def select_sentences(
     asks two things gets the best sentence for each part too (`_question_parts`). A first
     sentence that points back ("Han ...", "Denne forskel ...") is quoted after the sentence before
     it. `similarity` (see `score_sentences`) changes which sentences are quoted, never whether to
-    answer.
+    answer. A question about what an article is about gets its lede (`_summary`); the words by
+    which a question refers to the articles themselves ("artikkelen") are not looked for.
     """
+    if asks_summary(question):
+        return _summary(question, sources, lang, similarity)
+    question = without_article_words(question)
     given = sources
     # Chunks that only continue a retrieved one supply the sentence after a quote, nothing else.
     sources = _answering_articles(question, [s for s in given if not s.continues], lang)
@@ -573,7 +578,63 @@ def select_sentences(
         # or empty subjects ("Det digitale besøket", "Det blev tydeligt"); with them, 4
         # hand-written answers gained an off-topic first sentence.
         chosen = _no_heading_last([before, *chosen][:MAX_SENTENCES])
-    return chosen
+    return _no_heading_last(chosen)
+
+
+def _summary(
+    question: str, given: Sequence[Source], lang: str, similarity: Similarity | None
+) -> list[Candidate]:
+    """The lede of the article that the subject of a summary question points to, or none.
+
+    Whether to answer, and from which article, is decided as for any question, on the subject
+    alone ("Velfærdens Innovationsdag" of "Hvad handler artiklen om Velfærdens Innovationsdag
+    om?"): a subject no source holds is refused. The article is the one of the best sentence for
+    the subject; without its opening among the sources, that sentence and its company answer.
+    """
+    subject = summary_subject(question)
+    if not content_stems(subject, lang):
+        return []  # "Hvad handler artiklen om?" names no article
+    sources = _answering_articles(subject, [s for s in given if not s.continues], lang)
+    if not sources:
+        return []
+    evidence = _compose(subject, score_sentences(subject, sources, lang, similarity), given)
+    if not evidence:
+        return []
+    article = _article_of(sources[evidence[0].order[0]])
+    opening = next((s for s in given if s.opening and _article_of(s) == article), None)
+    return (_lede(opening, given) if opening else []) or evidence
+
+
+def _lede(opening: Source, given: Sequence[Source]) -> list[Candidate]:
+    """The first quotable sentences of an article (up to MAX_SENTENCES), until the first line
+    without final punctuation (a heading, a link).
+
+    Captions are skipped, and so is a pull quote that opens the article: the sentences before a
+    line that names who said them ("Lene Krogh Jeppesen, COI").
+    """
+    parts = [opening, *(s for s in given if s.continues == opening.key)]
+    lede: list[Candidate] = []
+    for position, source in enumerate(parts):
+        for i, (start, end) in enumerate(split_sentences(source.text)):
+            text = _quotable(source.text[start:end])
+            if text and not _TERMINAL.search(text):
+                # A heading, a byline, or a link line ("Les mer ... artikkel om besøket her").
+                if lede and _is_byline(text) and position == 0:
+                    lede = []
+                elif lede:
+                    return lede
+                continue
+            if not _safe(text) or _CAPTION.match(text) or any(c.text == text for c in lede):
+                continue
+            lede.append(Candidate(source.key, text, 0.0, 0.0, (position, i)))
+            if len(lede) == MAX_SENTENCES:
+                return lede
+    return lede
+
+
+def _is_byline(line: str) -> bool:
+    """ "Lene Krogh Jeppesen, COI": a name, a comma and who they are, in a few words."""
+    return "," in line and len(line.split()) <= 8 and bool(names_in(line))
 
 
 def _answering_articles(question: str, sources: Sequence[Source], lang: str) -> list[Source]:

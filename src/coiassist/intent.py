@@ -1,0 +1,91 @@
+"""Questions that ask what an article is about, rather than for a fact in it.
+
+"Hvad handler artiklen om Velfærdens Innovationsdag om?" or "Oppsummer artikkelen om prisvinnerne"
+is answered by the article's opening (its lede), not by the sentence that shares most words with
+the question: those words are mostly "artikel" and "handler", which match a link line ("Les mer ...
+artikkel om besøket her") or nothing. The assistant searches for the subject alone and adds the
+opening chunk of each article found; the extractive backend quotes the lede of the article the
+subject points to (see `backends/extractive.py`).
+
+Asking about an article needs a word for it ("artiklen", "teksten", "innlegget") with a word of
+summing up or of what it is about ("handler om", "resumé", "hovedbudskab"). "Hvad handler Tilbake
+til skole om?" asks about the project, which the sentences that name it answer better than a lede.
+Only an imperative ("Opsummer Velfærdens Innovationsdag") needs no word for the article.
+"""
+
+from __future__ import annotations
+
+import re
+
+from coiassist.analyzer import normalize, tokenize
+
+_ARTICLE = r"(?:artik\w*|tekst\w*|indl[æe]g\w*|innlegg\w*)"
+_SUMMING = (
+    r"(?:op{1,2}sum\w*|sammenfat\w*|samanfat\w*|resum\w*|sammendrag\w*|samandrag\w*|"
+    r"hov[eu]d(?:budskab|budskap|bodskap|poeng|point|punkt|tema|indhold|innhold|innhald)\w*)"
+)
+# "handler/dreier ... om", "omhandler", "går ... ud/ut på".
+_ABOUT = r"(?:(?:handler|handlar|dreier|dreiar)\b.*\bom|omhandler|omhandlar|(?:ud|ut) på)"
+_ARTICLE_WORD = re.compile(rf"\b{_ARTICLE}\b")
+_SUMMING_OR_ABOUT = re.compile(rf"\b(?:{_SUMMING}|{_ABOUT})\b")
+_IMPERATIVE = re.compile(
+    r"^(?:kan du |vil du |kunne du )?(?:op{1,2}sum\w*|resum\w*|sammenfat\w*|samanfat\w*|"
+    r"(?:giv|give|gi|gje|lav|lage|lag) (?:mig |meg |et |en |ei |eit |ein )*(?:kort |kortfattet |kortfatta )?"
+    rf"{_SUMMING})\b"
+)
+# Words of asking about an article, left out of the subject it is asked about.
+_META = re.compile(
+    rf"^(?:{_ARTICLE}|{_SUMMING}|handler|handlar|dreier|dreiar|omhandler|omhandlar|går|gar|ud|ut|"
+    r"om|på|kort|kortfattet|kortfatta|giv|give|gi|gje|lav|lage|lag|mig|meg|kan|vil|kunne|du|hvad|hva|kva|"
+    r"hvilke|hvilket|hvilken|er|var|i|af|av|et|en|ei|eit|ein|den|denne|dette|det|de|seg|sig)$"
+)
+
+
+# The article(s) as the question refers to them, with the verb of saying that goes with them: "Hva
+# sier artikkelen om Asker Velferdslab?" is about Asker Velferdslab, "artikkel" would find the link
+# line "deres artikkel om besøket her", and "sier" any quote. Only the definite forms: "Hvilken
+# artikel i Grundgesetz ...?" (SQuAD-da) asks about an article of a law. Not "innlegget": "Når la Sahin
+# ut det omstridte innlegget sitt?" (NorQuAD) asks about his post. No dev question holds one.
+_THE_ARTICLE = r"(?:artiklen|artiklerne|artikkelen|artiklene|artiklane|artiklens|artikkelens)"
+_SAYING = (
+    r"(?:siger|sagde|sier|sa|seier|skriver|skrev|fortæller|fortalte|forteller|fortel|nævner|nævnte|"
+    r"nevner|nevnte|nemner|beskriver|beskrev|står|stod|sto)"
+)
+_ARTICLE_PHRASE = re.compile(
+    rf"(?:\b{_SAYING}\s+(?:der\s+|det\s+)?(?:i\s+)?|\b(?:ifølge|iflg\.?|ifylgje)\s+)?"
+    rf"\b{_THE_ARTICLE}\b(?:\s+{_SAYING}\b)?,?",
+    re.IGNORECASE,
+)
+
+
+def asks_summary(question: str) -> bool:
+    """Does the question ask what an article (on some subject) is about?"""
+    text = " ".join(tokenize(question))
+    if _IMPERATIVE.search(text):
+        return True
+    return bool(_ARTICLE_WORD.search(text) and _SUMMING_OR_ABOUT.search(text))
+
+
+def summary_subject(question: str) -> str:
+    """The question without its words of asking about an article: what the article is about
+    ("danske prisvindere" of "Opsummer artiklen om de danske prisvindere"), in its own casing
+    so that names stay names; empty when it names no subject ("Hvad handler artiklen om?")."""
+    words = []
+    for word in question.split():
+        bare = word.strip(".,;:!?«»\"'()")
+        if bare and not _META.match(normalize(bare)):
+            words.append(bare)
+    return " ".join(words)
+
+
+def without_article_words(question: str) -> str:
+    """The question without the words by which it refers to the articles themselves."""
+    return re.sub(r"\s+(?=[?.!,])", "", " ".join(_ARTICLE_PHRASE.sub(" ", question).split()))
+
+
+def search_text(question: str) -> str:
+    """What to search the index for: the subject of a summary question, else the question without
+    its words for the articles themselves."""
+    if asks_summary(question):
+        return summary_subject(question) or question
+    return without_article_words(question)

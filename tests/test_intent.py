@@ -1,0 +1,70 @@
+"""Which questions ask what an article is about, what about, and the words that name the articles."""
+
+from __future__ import annotations
+
+import pytest
+
+from coiassist.analyzer import content_stems
+from coiassist.intent import asks_summary, search_text, summary_subject, without_article_words
+
+
+@pytest.mark.parametrize(
+    ("question", "subject"),
+    [
+        ("Hvad handler artiklen om Velfærdens Innovationsdag om?", "Velfærdens Innovationsdag"),
+        ("Opsummer artiklen om de danske prisvindere", "danske prisvindere"),
+        ("Hva handler artikkelen om Region Syddanmark om?", "Region Syddanmark"),
+        ("Hvad er hovedbudskabet i artiklen om velfærdsinnovation?", "velfærdsinnovation"),
+        ("Hvad går artiklen om Nærhed ud på?", "Nærhed"),
+        ("Kan du give mig et kort resumé af Velfærdens Innovationsdag?", "Velfærdens Innovationsdag"),
+        ("Oppsummer Tilbake til skole", "Tilbake til skole"),
+        ("Kva handlar artikkelen om prisvinnarane om?", "prisvinnarane"),
+        ("Gi meg et sammendrag av artikkelen om Asker Velferdslab.", "Asker Velferdslab"),
+        ("Hvad handler artiklen om?", ""),
+    ],
+)
+def test_summary_question_and_its_subject(question: str, subject: str) -> None:
+    assert asks_summary(question)
+    assert summary_subject(question) == subject
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Hvad handler Tilbake til skole om?",  # about the project: its sentences answer it
+        "Hvad står der i artiklen om politikernes rolle?",  # what it says of a topic, not its gist
+        "Hvilke regler gjelder ifølge artikkelen?",
+        "Hvordan handler kommunen ifølge artiklen?",
+        "Hva er hovedpoenget med prosjektet?",  # no word for the article
+        "Hvilken artikel i Grundgesetz giver ret til at oprette private skoler?",
+    ],
+)
+def test_questions_for_facts_are_not_summary_questions(question: str) -> None:
+    assert not asks_summary(question)
+
+
+def test_words_that_refer_to_the_articles_are_left_out_of_what_is_looked_for() -> None:
+    question = "Hva sier artikkelen om Asker Velferdslab?"
+    left = without_article_words(question)
+    assert content_stems(left, "nb") == content_stems("Asker Velferdslab", "nb")
+    assert without_article_words("Ifølge artiklen, hvem åbnede dagen?") == "hvem åbnede dagen?"
+    assert without_article_words("Hvad står der i artiklen om Astrid Krag?") == "Hvad om Astrid Krag?"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Hvilken artikel i Grundgesetz giver ret til at oprette private skoler?",  # a law's article
+        "Når la Sahin ut det omstridte innlegget sitt om tyrkias militære?",  # his post
+        "Hvad sagde Astrid Krag om nærhed?",
+    ],
+)
+def test_articles_and_posts_the_question_is_about_stay(question: str) -> None:
+    assert without_article_words(question) == question
+    assert search_text(question) == question
+
+
+def test_search_is_for_the_subject_of_a_summary_question() -> None:
+    assert search_text("Opsummer artiklen om de danske prisvindere") == "danske prisvindere"
+    # Nothing to search for but the question itself: the backend refuses it (see test_extractive).
+    assert search_text("Hvad handler artiklen om?") == "Hvad handler artiklen om?"
