@@ -179,6 +179,21 @@ def test_abbreviation_is_found_by_the_initials_of_capitalised_words(name: str, f
     assert name_found(name, text) is found
 
 
+@pytest.mark.parametrize(
+    ("name", "found"),
+    [
+        ("Nærhedsreformen", True),  # the definite form of "nærhedsreform"
+        ("Velferdslaben", True),
+        ("Jensen", False),  # a surname, not "Jens" made definite
+        ("Frederiksen", False),  # nor the genitive "Frederiks"
+        ("Reformen", False),  # too short a stem to tell from a name
+    ],
+)
+def test_one_word_name_may_be_a_noun_of_the_text_in_its_definite_form(name: str, found: bool) -> None:
+    text = "Den kommende nærhedsreform og Asker Velferdslab. Jens talte om Frederiks reform."
+    assert name_found(name, text) is found
+
+
 def test_uncited_sentence_is_unsupported_but_frame_phrases_are_exempt() -> None:
     answer = f"{PHRASES['nn'].lead_in}\n\n{OKSNEHALLEN}\n\n{PHRASES['nn'].refusal}"
     lead, uncited, refusal = check_answer(answer, PASSAGES, "nn")

@@ -627,6 +627,24 @@ def opening_first(srcs: tuple[Source, ...]) -> tuple[Source, ...]:
     return (replace(srcs[0], opening=True), *srcs[1:])
 
 
+def test_name_in_its_definite_form_is_found_in_the_source(backend, danish) -> None:
+    answer = ask(backend, "Hvad er Nærhedsreformen?", "da", danish)
+    assert answer != PHRASES["da"].refusal and "nærhedsreform" in answer.lower()
+
+
+def test_byline_of_a_quote_is_not_quoted_as_a_heading(backend, norwegian) -> None:
+    answer = ask(backend, "Hvem er Lene Krogh Jeppesen?", "nb", norwegian)
+    assert "Sjefskonsulent ved Center for offentlig innovasjon" in answer
+    # The line that says who said the opening quote heads no section, so it brings no sentence.
+    assert "Lene Krogh Jeppesen, COI" not in answer and "I 2019 vant" not in answer
+
+
+def test_verb_for_holding_an_event_need_not_be_in_the_source(backend, danish) -> None:
+    # No source says "afholdt"; the article says when the day was.
+    answer = ask(backend, "Hvornår blev Velfærdens Innovationsdag 2020 afholdt?", "da", danish)
+    assert "torsdag den 27. februar" in answer
+
+
 def test_summary_question_is_answered_by_the_articles_lede(backend, danish) -> None:
     answer = ask(
         backend, "Hvad handler artiklen om Velfærdens Innovationsdag om?", "da", opening_first(danish)

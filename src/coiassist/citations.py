@@ -213,9 +213,11 @@ def name_found(name: str, text: str) -> bool:
     The lower-case part of a hyphenated name is an inflected common noun ("Riemann-hypotesen",
     "Basel-problemet" in a text that says "Riemann hypotese", "Basel problem"): it is found in a
     token that it extends by at most INFLECTION_CHARS letters. A compound name may be written
-    apart (`_written_apart`).
+    apart (`_written_apart`). A one-word name may be the definite form of a word of the text
+    ("Nærhedsreformen", `_definite`).
     """
     folded, capitalised, initials = _words_of(text)
+    lone = len(tokenize(name)) == 1  # a one-word name may be a noun in its definite form
     for part in name.split("-"):
         common_noun = part[:1].islower()
         for token in map(_fold, tokenize(part)):
@@ -229,8 +231,28 @@ def name_found(name: str, text: str) -> bool:
                 continue
             if not common_noun and _written_apart(token, capitalised, folded):
                 continue
+            if lone and any(_definite(token, t) for t in folded):
+                continue
             return False
     return True
+
+
+# Endings of a noun's definite form: "Nærhedsreformen" names the "nærhedsreform" of the text.
+_DEFINITE_ENDINGS = ("en", "et", "n", "t", "ene", "ne", "erne", "ane", "a")
+# The shortest stem that a one-word name may extend by a definite ending: shorter ones are often
+# a first name or a word before a surname ("Jens" of "Jensen").
+DEFINITE_STEM_CHARS = 8
+
+
+def _definite(word: str, stem: str) -> bool:
+    """Is `word` the definite form of `stem`, and not a surname in -sen ("Frederiksen")?"""
+    ending = word[len(stem) :]
+    return (
+        len(stem) >= DEFINITE_STEM_CHARS
+        and word.startswith(stem)
+        and ending in _DEFINITE_ENDINGS
+        and not (stem.endswith("s") and ending == "en")
+    )
 
 
 # Capitalised words in a row, with at most one short lower-case word between two of them.
