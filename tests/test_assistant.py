@@ -290,3 +290,30 @@ def test_llm_asked_for_a_summary_gets_the_articles_opening(settings: Settings, l
     Assistant(llm_settings(settings, llm)).ask("Giv et resumé af artiklen om Asker Velferdslab")
     prompt = llm.requests[0].body["messages"][-1]["content"]
     assert "I 2019 vant Region Syddanmark den danske innovasjonsprisen" in prompt
+
+
+def test_list_question_gets_the_numbered_sections_from_chunks_not_retrieved(assistant: Assistant) -> None:
+    answer = assistant.ask("Hva er de fire takeawayene fra Velferdens innovasjonsdag?")
+    assert answer.language == "nb" and not answer.abstained
+    lines = answer.answer.split("\n\n", 1)[1].splitlines()
+    assert [line.split(" [")[0] for line in lines] == [
+        "Åbningstale ved Social- og Indenrigsminister Astrid Krag (S)",
+        "COI’s temaspor: Når politikere og bureaukrater sammen giver offentlig innovation flyvehøjde.",
+        "Key note med Jocelyne Bourgon",
+        "Løsningsgalleri: Borgerdesign og Borgersevice-to-go",
+    ]
+    assert len({c.chunk_id for c in answer.citations}) == 4
+    assert all(c.article_id == DANISH for c in answer.citations)
+    assert all(check.supported for check in answer.checks)
+
+
+def test_listing_adds_the_chunks_of_an_article_that_numbers_exactly_that_many(assistant: Assistant) -> None:
+    retriever = assistant.retriever
+    passages = retriever.search("Velfærdens Innovationsdag Øksnehallen", k=2)
+    assert {p.article_id for p in passages} == {DANISH}
+    listed = retriever.listing(passages, 4)
+    given = {p.chunk_id for p in passages}
+    assert listed and not given & {p.chunk_id for p in listed}
+    held = "\n".join(p.text for p in [*passages, *listed])
+    assert all(f"\n{n}. " in held or held.startswith(f"{n}. ") for n in range(1, 5))
+    assert retriever.listing(passages, 3) == [] and retriever.listing(passages, 5) == []

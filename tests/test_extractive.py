@@ -722,3 +722,44 @@ def test_answer_never_ends_on_a_heading_without_its_sentence() -> None:
     chosen = select_sentences("Hvad er Borgerservice-to-go?", srcs, "da")
     assert any("Borgerservice-to-go er en opsøgende enhed" in c.text for c in chosen)
     assert not chosen[-1].heading
+
+
+TAKEAWAYS = [
+    "Åbningstale ved Social- og Indenrigsminister Astrid Krag (S)",
+    "COI’s temaspor: Når politikere og bureaukrater sammen giver offentlig innovation flyvehøjde.",
+    "Key note med Jocelyne Bourgon",
+    "Løsningsgalleri: Borgerdesign og Borgersevice-to-go",
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "lang"),
+    [("Hvilke fire takeaways nævnes?", "da"), ("Hva er de 4 takeawayene fra dagen?", "nb")],
+)
+def test_list_question_gets_the_articles_numbered_sections(backend, danish, question, lang) -> None:
+    chosen = select_sentences(question, danish, lang)
+    assert [c.text for c in chosen] == TAKEAWAYS
+    answer = ask(backend, question, lang, danish)
+    assert answer.split("\n\n", 1)[1].count("\n") == 3  # one item a line
+    assert all(check.supported for check in check_answer(answer, {s.key: s.text for s in danish}, lang))
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # The article numbers four takeaways, not two projects or three takeaways.
+        ("Hvilke to projekter var med i løsningsgalleriet?", "Borgerdesign"),
+        ("Hvilke tre takeaways nævnes?", "takeaways"),
+        # "de fire dele af syntesen" are named inline, in a paragraph of the third takeaway.
+        (
+            "Hvilke fire dele består keynote-talerens model af?",
+            "emergens, resiliens, compliance og performance",
+        ),
+    ],
+)
+def test_list_question_that_the_numbered_sections_do_not_answer_gets_sentences(
+    danish, question, expected
+) -> None:
+    quoted = [c.text for c in select_sentences(question, danish, "da")]
+    assert quoted[: len(TAKEAWAYS)] != TAKEAWAYS[: len(quoted)]
+    assert any(expected in text for text in quoted)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from coiassist.analyzer import content_stems
-from coiassist.intent import asks_summary, search_text, summary_subject, without_article_words
+from coiassist.intent import asks_summary, listed, search_text, summary_subject, without_article_words
 
 
 @pytest.mark.parametrize(
@@ -68,3 +68,19 @@ def test_search_is_for_the_subject_of_a_summary_question() -> None:
     assert search_text("Opsummer artiklen om de danske prisvindere") == "danske prisvindere"
     # Nothing to search for but the question itself: the backend refuses it (see test_extractive).
     assert search_text("Hvad handler artiklen om?") == "Hvad handler artiklen om?"
+
+
+@pytest.mark.parametrize(
+    ("question", "count", "words"),
+    [
+        ("Hvilke fire takeaways nævnes?", 4, ("takeaways", "nævnes")),
+        ("Hva er de tre viktigste rådene?", 3, ("viktigste", "rådene")),
+        ("Hvilke 4 takeaways fremhæver COI?", 4, ("takeaways", "fremhæver")),
+        ("Kva er dei fem tiltaka?", 5, ("tiltaka",)),
+        ("Hvem var de to?", 0, ()),  # no list asked for
+        ("Hvilke 25 kommuner deltog?", 0, ()),  # too long a list to quote item by item
+        ("Hvilket år blev prisen uddelt?", 0, ()),
+    ],
+)
+def test_list_questions_say_how_many_of_what(question: str, count: int, words: tuple[str, ...]) -> None:
+    assert listed(question) == (count, words)

@@ -135,6 +135,9 @@ class Assistant:
         passages = self.retriever.search(intent.search_text(query), k=self.settings.top_k, filters=filters)
         if passages and intent.asks_summary(query):
             passages = passages + self.retriever.openings(passages)
+        count, _ = intent.listed(query)
+        if passages and count:
+            passages = passages + self.retriever.listing(passages, count)
         timings["retrieve"] = _ms(step)
         phrases = phrases_for(lang)
         base = Answer(

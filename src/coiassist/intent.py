@@ -11,6 +11,10 @@ Asking about an article needs a word for it ("artiklen", "teksten", "innlegget")
 summing up or of what it is about ("handler om", "resumé", "hovedbudskab"). "Hvad handler Tilbake
 til skole om?" asks about the project, which the sentences that name it answer better than a lede.
 Only an imperative ("Opsummer Velfærdens Innovationsdag") needs no word for the article.
+
+"Hvilke fire takeaways nævnes?" asks for a list whose items a listicle numbers ("1. Åbningstale
+ved ..."), each in another chunk: `listed` says how many of what, and the assistant adds the chunks
+that hold them (`Retriever.listing`).
 """
 
 from __future__ import annotations
@@ -89,3 +93,34 @@ def search_text(question: str) -> str:
     if asks_summary(question):
         return summary_subject(question) or question
     return without_article_words(question)
+
+
+_COUNT_WORDS = {
+    "to": 2, "tre": 3, "fire": 4, "fem": 5, "seks": 6, "syv": 7, "sju": 7, "otte": 8, "åtte": 8,
+    "ni": 9, "ti": 10,
+}  # fmt: skip
+_LISTED = re.compile(
+    r"\b(?:hvilke|hva er de|hvad er de|kva er dei|nævn de|nevn de|nemn dei|list de|hva var de|"
+    r"hvad var de|kva var dei)\s+(\d{1,2}|" + "|".join(_COUNT_WORDS) + r")\s+([^\W\d]\w*)(?:\s+([^\W\d]\w*))?"
+)
+# A longer list is not answered item by item.
+MAX_LISTED = 10
+
+
+def listed(question: str) -> tuple[int, tuple[str, ...]]:
+    """How many things the question asks to be listed, and the one or two words after the count,
+    one of which says what ("Hvilke fire takeaways nævnes?": 4, ("takeaways", "nævnes"); "Hva er de
+    tre viktigste rådene?": 3, ("viktigste", "rådene")); (0, ()) for any other question."""
+    match = _LISTED.search(" ".join(tokenize(question)))
+    if not match:
+        return 0, ()
+    word = match.group(1)
+    count = int(word) if word.isdigit() else _COUNT_WORDS[word]
+    if not 2 <= count <= MAX_LISTED:
+        return 0, ()
+    return count, tuple(w for w in match.groups()[1:] if w)
+
+
+def count_words(count: int) -> frozenset[str]:
+    """The ways a text writes `count`: "4", "fire"."""
+    return frozenset([str(count), *(w for w, n in _COUNT_WORDS.items() if n == count)])

@@ -27,6 +27,7 @@ from coiassist.embeddings import Embedder, load_embedder
 from coiassist.errors import CoiassistError, ConfigError, IndexCorruptError
 from coiassist.lexical import LexicalIndex
 from coiassist.models import Passage
+from coiassist.sentences import numbered_items
 from coiassist.snapshot import ArticleRow, Pointer, open_snapshot, read_rows
 from coiassist.vectors import VectorStore, forget_clients, open_client
 
@@ -251,6 +252,26 @@ class Retriever:
                 seen.add(snap.ids[pos])
                 first.append((pos, 0.0))
         return self._passages(snap, first)
+
+    def listing(self, passages: Sequence[Passage], count: int) -> list[Passage]:
+        """The chunks that hold the lines numbered 1 to `count` of each passage's article, unless
+        among `passages` already; none from an article that does not number exactly that many
+        (see `intent.listed`)."""
+        snap = self.snapshot
+        seen = {p.chunk_id for p in passages}
+        found: list[tuple[int, float]] = []
+        for article_id in dict.fromkeys(p.article_id for p in passages):
+            missing = set(range(1, count + 2))  # and count + 1, which must stay missing
+            holding = []
+            for chunk_id, _start, _end, text in snap.article_chunks(article_id):
+                numbers = missing & numbered_items(text).keys()
+                if numbers:
+                    missing -= numbers
+                    holding.append(chunk_id)
+            if missing == {count + 1}:
+                found += [(snap.position[c], 0.0) for c in holding if c not in seen and c in snap.position]
+                seen.update(holding)
+        return self._passages(snap, found)
 
     def stats(self) -> dict[str, Any]:
         """What is published, and whether dense search can use its vectors: when it cannot, hybrid

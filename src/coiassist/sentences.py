@@ -148,3 +148,20 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     while end > start and text[end - 1].isspace():
         end -= 1
     return start, end
+
+
+# "1. Åbningstale ved ..." or "2) Borgerdesign": a line that opens with its number in a list.
+_NUMBERED_LINE = re.compile(r"^[ \t]*(\d{1,2})[.)][ \t]+(\S[^\n]*?)[ \t]*$", re.MULTILINE)
+# Longer lines are paragraphs that happen to open with a number ("27. februar var ...").
+MAX_ITEM_WORDS = 20
+
+
+def numbered_items(text: str) -> dict[int, str]:
+    """The lines of `text` that open with a list number, by number, without it: a listicle's
+    sections ("4 vigtige takeaways": "1. Åbningstale ved ...") or a list's items. The first line
+    of each number counts."""
+    items: dict[int, str] = {}
+    for match in _NUMBERED_LINE.finditer(text):
+        if len(match.group(2).split()) <= MAX_ITEM_WORDS:
+            items.setdefault(int(match.group(1)), match.group(2))
+    return items

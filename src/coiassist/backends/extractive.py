@@ -31,11 +31,22 @@ import numpy as np
 
 from coiassist.analyzer import content_stems, normalize, stem_family, tokenize
 from coiassist.backends.base import GenerationRequest, Source
-from coiassist.citations import MARKER, StemSet, name_found, names_in
+from coiassist.backends.quoting import (
+    CAPTION,
+    Candidate,
+    article_of,
+    is_byline,
+    is_heading,
+    lede,
+    numbered,
+    quotable,
+    safe,
+)
+from coiassist.citations import StemSet, name_found, names_in
 from coiassist.config import Settings
 from coiassist.embeddings import Embedder, load_embedder
 from coiassist.errors import CoiassistError
-from coiassist.intent import asks_summary, summary_subject, without_article_words
+from coiassist.intent import asks_summary, listed, summary_subject, without_article_words
 from coiassist.phrases import phrases_for
 from coiassist.sentences import split_sentences
 
@@ -70,7 +81,6 @@ CONTEXT_WEIGHT = 0.5
 FOLLOW_RATIO = 0.8
 # How much a sentence that holds what the question asks for (a number, a name, a date) gains.
 TYPE_BONUS = 0.15
-MIN_WORDS = 4
 # A sentence of the article retrieval ranked first scores this share more. Retrieval weighed the
 # whole passage and its title against the question, so of two sentences that match alike, the
 # first article's answers more often. As a factor it leaves the order within an article alone;
@@ -87,9 +97,6 @@ NAME_WEIGHT = 0.5
 # A photo or video caption ("Foto: ...") describes a picture; it answers less often than its
 # words suggest, so its evidence counts this much.
 CAPTION_WEIGHT = 0.5
-_CAPTION = re.compile(
-    r"^(?:foto|fotos|video|billede|billeder|bilde|bilder|illustration|grafik|kilde)\s*:", re.IGNORECASE
-)
 
 
 def _words(text: str) -> frozenset[str]:
@@ -164,38 +171,6 @@ _CATEGORY = re.compile(
     re.IGNORECASE,
 )
 
-# Sentences an attacker writes to steer an assistant; quoting them would relay the attack.
-_INSTRUCTION = re.compile(
-    r"\b(ignor\w*|glem\w*|disregard|forget|overse)\b.{0,60}\b(instru\w*|regl\w*|rules|prompt\w*|"
-    r"tidligere|previous|above|ovenfor|ovenstående)"
-    r"|\b(system ?prompt|systeminstru\w*|jailbreak|developer mode)\b"
-    r"|\b(svar|svare|answer|respond|reply|output|skriv|write|print)\w* (kun|bare|berre|only)\b"
-    r"|\b(reveal|afslør\w*|avslør\w*|vis|show) (your|din|dine|dit|ditt|dei|the) "
-    r"(prompt|instru\w*|system\w*|hemmelig\w*|secret\w*)"
-    r"|\b(you are|du er) (now|nu|nå|no) \b"
-    r"|\b(as an ai|som en ai|som ein ai|language model|sprogmodel|språkmodell)\b"
-)
-# Markup that would render as a link, an image or HTML in the chat.
-_MARKUP = re.compile(r"!?\[[^\]]*\]\([^)]*\)|<\s*/?\s*[a-zA-Z][^>]*>|\[[^\]]*\]:\s*\S")
-_LEADING_JUNK = "-–—•*#> \t"
-_QUOTES = {'"': '"', "«": "»", "“": "”", "'": "'", "„": "“"}
-# A sentence ends in . ! ? or …, perhaps inside a closing quote or bracket; "Krag (S)" does not.
-_TERMINAL = re.compile(r"[.!?…][\"'»”)]*$")
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A source sentence scored for the question."""
-
-    key: int
-    text: str  # as it will be quoted
-    score: float  # evidence plus TYPE_BONUS when it holds what the question asks for
-    coverage: float  # evidence: idf-weighted share of the question's stems, see `score_sentences`
-    order: tuple[int, int]  # (source position, sentence position), for stable ties
-    heading: bool = False  # a title line: quoted together with the sentence after it
-    typed: bool = False  # holds what the question asks for (a number, a date, a name)
-    lexical: float = 0.0  # the score without the similarity credit: decides whether and how much
-
 
 # (question, sentences) -> a credit per sentence added to its score: the backend's weighted
 # embedding similarity.
@@ -209,31 +184,6 @@ class _Sentence:
     stems: StemSet
     order: tuple[int, int]
     heading: bool
-
-
-_ENUMERATION = re.compile(r"^\d{1,2}[.)]\s+(?=[A-ZÆØÅ])")
-
-
-def _quotable(sentence: str) -> str:
-    """The sentence as quoted: leading dashes, bullets, a section number, an unmatched opening
-    quote and footnote marks ("1361 [56] 62" in Wikipedia text) removed: a "[2]" of the source
-    would read as a citation of source 2."""
-    text = " ".join(MARKER.sub(" ", sentence).split())
-    text = _ENUMERATION.sub("", text.lstrip(_LEADING_JUNK))
-    if text[:1] in _QUOTES and _QUOTES[text[0]] not in text[1:]:
-        text = text[1:].lstrip()
-    return text
-
-
-def _is_heading(text: str) -> bool:
-    """A line without final punctuation: a title or caption, quoted only with the next sentence."""
-    return not _TERMINAL.search(text) and len(text.split()) < 12
-
-
-def _safe(text: str) -> bool:
-    if len(text.split()) < MIN_WORDS:
-        return False
-    return not (_MARKUP.search(text) or _INSTRUCTION.search(normalize(text)))
 
 
 def _asks(question: str) -> str:
@@ -288,8 +238,8 @@ def _mentioning(names: Sequence[str], sources: Sequence[Source]) -> list[int]:
     mention = [any(name_found(name, s.title + "\n" + s.text) for name in names) for s in sources]
     # The other chunks of an article that mentions the name are about it too ("the mayor" of a
     # chunk about "COI's track" is in the next chunk of the same article).
-    articles = {_article_of(s) for s, hit in zip(sources, mention, strict=True) if hit}
-    return [pos for pos, s in enumerate(sources) if _article_of(s) in articles]
+    articles = {article_of(s) for s, hit in zip(sources, mention, strict=True) if hit}
+    return [pos for pos, s in enumerate(sources) if article_of(s) in articles]
 
 
 def score_sentences(
@@ -323,13 +273,13 @@ def score_sentences(
             content_stems(source.title + "\n" + source.text, slang, joined=True), loose=True
         )
         for i, (start, end) in enumerate(split_sentences(source.text)):
-            text = _quotable(source.text[start:end])
+            text = quotable(source.text[start:end])
             key = normalize(text)
-            if key in seen or not _safe(text) or (_is_heading(text) and _is_byline(text)):
+            if key in seen or not safe(text) or (is_heading(text) and is_byline(text)):
                 continue  # a byline heads no section: "Lene Krogh Jeppesen, COI" says who said a quote
             seen.add(key)
             stems = StemSet(content_stems(text, slang, joined=True), loose=True)
-            pool.append(_Sentence(source.key, text, stems, (s_pos, i), _is_heading(text)))
+            pool.append(_Sentence(source.key, text, stems, (s_pos, i), is_heading(text)))
     if not pool:
         return []
     n = len(pool)
@@ -344,17 +294,17 @@ def score_sentences(
         # The names say what the question is about, the other words what it asks about it.
         idf = {q: w * (NAME_WEIGHT if q in named else 1.0) for q, w in idf.items()}
         total = sum(idf.values())
-    first_article = _article_of(sources[0])
+    first_article = article_of(sources[0])
     candidates = []
     for s in pool:
         inside = sum(idf[q] for q in query if q in s.stems)
         around = sum(idf[q] for q in query if q not in s.stems and q in context[s.order[0]])
         coverage = (inside + CONTEXT_WEIGHT * around) / total
-        if _CAPTION.match(s.text):
+        if CAPTION.match(s.text):
             coverage *= CAPTION_WEIGHT
         typed = bool(kind) and inside > 0 and _has(kind, s.text, question)
         lexical = coverage + (TYPE_BONUS if typed else 0.0)
-        if _article_of(sources[s.order[0]]) == first_article:
+        if article_of(sources[s.order[0]]) == first_article:
             lexical *= 1 + FIRST_ARTICLE_BONUS
         candidates.append(Candidate(s.key, s.text, lexical, coverage, s.order, s.heading, typed, lexical))
     if similarity is not None:
@@ -384,8 +334,8 @@ def _next_sentence(
         if source.continues != after.key:
             continue
         for i, (start, end) in enumerate(split_sentences(source.text)):
-            text = _quotable(source.text[start:end])
-            if _safe(text) and not _is_heading(text):
+            text = quotable(source.text[start:end])
+            if safe(text) and not is_heading(text):
                 return Candidate(source.key, text, 0.0, 0.0, (len(sources) + source.key, i))
     return None
 
@@ -413,8 +363,8 @@ def _heading_follows(after: Candidate, sources: Sequence[Source]) -> bool:
         if rest is None:
             return False
         text, (start, end) = rest.text, split_sentences(rest.text)[0]
-    line = _quotable(text[start:end])
-    return bool(line) and _is_heading(line)
+    line = quotable(text[start:end])
+    return bool(line) and is_heading(line)
 
 
 def _known_stems(sources: Sequence[Source], lang: str) -> StemSet:
@@ -546,8 +496,10 @@ def select_sentences(
     asks two things gets the best sentence for each part too (`_question_parts`). A first
     sentence that points back ("Han ...", "Denne forskel ...") is quoted after the sentence before
     it. `similarity` (see `score_sentences`) changes which sentences are quoted, never whether to
-    answer. A question about what an article is about gets its lede (`_summary`); the words by
-    which a question refers to the articles themselves ("artikkelen") are not looked for.
+    answer. A question about what an article is about gets its lede (`_summary`), one that asks for
+    a number of things gets the answering article's lines numbered so (`numbered`), when it has
+    them; the words by which a question refers to the articles themselves ("artikkelen") are not
+    looked for.
     """
     if asks_summary(question):
         return _summary(question, sources, lang, similarity)
@@ -559,6 +511,11 @@ def select_sentences(
         return []
     every = score_sentences(question, sources, lang, similarity)
     chosen = _compose(question, every, given)
+    count, words = listed(question)
+    if chosen and count:
+        items = numbered(article_of(sources[chosen[0].order[0]]), count, words, given, lang)
+        if items:
+            return items
     parts = _question_parts(question)
     if chosen and len(parts) == 2:
         # "Hvad sagde hun om X, og hvordan kan COI Y?": the sentences chosen for the whole
@@ -602,41 +559,9 @@ def _summary(
     evidence = _compose(subject, score_sentences(subject, sources, lang, similarity), given)
     if not evidence:
         return []
-    article = _article_of(sources[evidence[0].order[0]])
-    opening = next((s for s in given if s.opening and _article_of(s) == article), None)
-    return (_lede(opening, given) if opening else []) or evidence
-
-
-def _lede(opening: Source, given: Sequence[Source]) -> list[Candidate]:
-    """The first quotable sentences of an article (up to MAX_SENTENCES), until the first line
-    without final punctuation (a heading, a link).
-
-    Captions are skipped, and so is a pull quote that opens the article: the sentences before a
-    line that names who said them ("Lene Krogh Jeppesen, COI").
-    """
-    parts = [opening, *(s for s in given if s.continues == opening.key)]
-    lede: list[Candidate] = []
-    for position, source in enumerate(parts):
-        for i, (start, end) in enumerate(split_sentences(source.text)):
-            text = _quotable(source.text[start:end])
-            if text and not _TERMINAL.search(text):
-                # A heading, a byline, or a link line ("Les mer ... artikkel om besøket her").
-                if lede and _is_byline(text) and position == 0:
-                    lede = []
-                elif lede:
-                    return lede
-                continue
-            if not _safe(text) or _CAPTION.match(text) or any(c.text == text for c in lede):
-                continue
-            lede.append(Candidate(source.key, text, 0.0, 0.0, (position, i)))
-            if len(lede) == MAX_SENTENCES:
-                return lede
-    return lede
-
-
-def _is_byline(line: str) -> bool:
-    """ "Lene Krogh Jeppesen, COI": a name, a comma and who they are, in a few words."""
-    return "," in line and len(line.split()) <= 8 and bool(names_in(line))
+    article = article_of(sources[evidence[0].order[0]])
+    opening = next((s for s in given if s.opening and article_of(s) == article), None)
+    return (lede(opening, given, MAX_SENTENCES) if opening else []) or evidence
 
 
 def _answering_articles(question: str, sources: Sequence[Source], lang: str) -> list[Source]:
@@ -668,17 +593,12 @@ def _answering_articles(question: str, sources: Sequence[Source], lang: str) -> 
         return list(sources)
     articles: dict[str, list[Source]] = {}
     for source in sources:
-        articles.setdefault(_article_of(source), []).append(source)
+        articles.setdefault(article_of(source), []).append(source)
     # About "statsministeren", whom the article does not mention.
     answering = {a for a, own in articles.items() if _known_stems(own, lang).share_of(offices) == 1.0}
-    left = [s for s in sources if _article_of(s) in answering]
+    left = [s for s in sources if article_of(s) in answering]
     # What is left must still name the subject, or it is someone else's office.
     return [] if names and not _mentioning(names, left) else left
-
-
-def _article_of(source: Source) -> str:
-    """The article a source comes from; without an id or a title, each source is its own."""
-    return source.article or source.title or f"#{source.key}"
 
 
 def _no_heading_last(answer: list[Candidate]) -> list[Candidate]:
