@@ -677,6 +677,30 @@ def test_summary_question_about_a_subject_no_source_holds_is_refused(backend, da
         assert ask(backend, question, "da", srcs) == PHRASES["da"].refusal
 
 
+def test_lede_skips_the_title_repeated_as_the_first_line(backend) -> None:
+    title = "Dommer Finn Eilertsen avstår, selvfølgelig bevisst, fra å «sette ord på» det…"
+    text = (
+        f"{title}\nDommer Finn Eilertsen avstår, selvfølgelig bevisst, fra å «sette ord på» det inntrykk "
+        "retten har dannet seg. Dommeren lar gjerningsbeskrivelsen tale for seg uten karakteristikk."
+    )
+    srcs = (Source(1, title, text, "nb", article="ud-1", opening=True),)
+    answer = ask(backend, "Hva handler artikkelen om dommer Finn Eilertsen om?", "nb", srcs)
+    assert "det… [1]" not in answer and answer.count("Dommer Finn Eilertsen avstår") == 1
+    assert "Dommeren lar gjerningsbeskrivelsen tale for seg" in answer
+
+
+def test_summary_needs_the_subject_as_spelt_not_a_word_that_only_ends_alike(backend) -> None:
+    text = (
+        "Rør blandingen af courgette og aubergine i løgene. Steg blandingen over kraftig varme. "
+        "Skrab blandingen over i et ovnfast fad og bag den i ovnen."
+    )
+    srcs = (Source(1, "Ratatouille", text, "da", article="opskrift", opening=True),)
+    # "månelandingen" ends like "blandingen": enough evidence for a quote that shows the word,
+    # not for a lede that would pass off a recipe as the article about the moon landing.
+    assert select_sentences("Hvad skete ved månelandingen?", srcs, "da")
+    assert ask(backend, "Hvad handler artiklen om månelandingen om?", "da", srcs) == PHRASES["da"].refusal
+
+
 def test_summary_question_without_the_opening_quotes_what_the_article_says_of_the_subject(
     backend, danish
 ) -> None:

@@ -540,6 +540,10 @@ def select_sentences(
     return _no_heading_last(chosen)
 
 
+# Share of a summary question's subject words the article it quotes must hold (`_summary`).
+SUMMARY_SUBJECT_SHARE = 0.5
+
+
 def _summary(
     question: str, given: Sequence[Source], lang: str, similarity: Similarity | None
 ) -> list[Candidate]:
@@ -548,7 +552,10 @@ def _summary(
     Whether to answer, and from which article, is decided as for any question, on the subject
     alone ("Velfærdens Innovationsdag" of "Hvad handler artiklen om Velfærdens Innovationsdag
     om?"): a subject no source holds is refused. The article is the one of the best sentence for
-    the subject; without its opening among the sources, that sentence and its company answer.
+    the subject, and it must hold SUMMARY_SUBJECT_SHARE of the subject's words as they are spelt,
+    not only as a word that ends alike (`StemSet` loose: "månelandingen" ~ "blandingen"): a lede
+    does not show which words matched, so a wrong article would pass unnoticed. Without its
+    opening among the sources, the best sentence and its company answer.
     """
     subject = summary_subject(question)
     if not content_stems(subject, lang):
@@ -560,7 +567,13 @@ def _summary(
     if not evidence:
         return []
     article = article_of(sources[evidence[0].order[0]])
-    opening = next((s for s in given if s.opening and article_of(s) == article), None)
+    own = [s for s in given if article_of(s) == article]
+    held = StemSet(
+        t for s in own for t in content_stems(s.title + "\n" + s.text, s.lang or lang, joined=True)
+    )
+    if held.share_of(content_stems(subject, lang)) < SUMMARY_SUBJECT_SHARE:
+        return []
+    opening = next((s for s in own if s.opening), None)
     return (lede(opening, given, MAX_SENTENCES) if opening else []) or evidence
 
 

@@ -96,8 +96,8 @@ def lede(opening: Source, given: Sequence[Source], most: int) -> list[Candidate]
     """The first `most` quotable sentences of an article from its opening chunk on, until the first
     line without final punctuation (a heading, a link).
 
-    Captions are skipped, and so is a pull quote that opens the article: the sentences before a
-    line that names who said them ("Lene Krogh Jeppesen, COI").
+    Captions and the title repeated are skipped, and so is a pull quote that opens the article: the
+    sentences before a line that names who said them ("Lene Krogh Jeppesen, COI").
     """
     parts = [opening, *(s for s in given if s.continues == opening.key)]
     found: list[Candidate] = []
@@ -113,6 +113,8 @@ def lede(opening: Source, given: Sequence[Source], most: int) -> list[Candidate]
                 continue
             if not safe(text) or CAPTION.match(text) or any(c.text == text for c in found):
                 continue
+            if normalize(text) == normalize(quotable(source.title)):
+                continue  # the title, repeated as the text's first line
             found.append(Candidate(source.key, text, 0.0, 0.0, (position, i)))
             if len(found) == most:
                 return found
