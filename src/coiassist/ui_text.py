@@ -98,7 +98,7 @@ TEXTS: dict[str, UiText] = {
         examples="Eksempler",
         example_questions=(
             "Hvor mange velfærdsinnovatører var samlet i Øksnehallen?",
-            "Hvad var temaet for Velfærdens Innovationsdag 2020?",
+            "Hvad handler artiklen om Velfærdens Innovationsdag om?",
             "Hvem vant den danske innovasjonsprisen i 2019?",
         ),
         sources="Kilder",
