@@ -1,4 +1,4 @@
-"""Questions that ask what an article is about, rather than for a fact in it.
+"""What shape of answer a question asks for beyond a fact, and how it refers to the articles.
 
 "Hvad handler artiklen om Velfærdens Innovationsdag om?" or "Oppsummer artikkelen om prisvinnerne"
 is answered by the article's opening (its lede), not by the sentence that shares most words with
@@ -15,6 +15,9 @@ Only an imperative ("Opsummer Velfærdens Innovationsdag") needs no word for the
 "Hvilke fire takeaways nævnes?" asks for a list whose items a listicle numbers ("1. Åbningstale
 ved ..."), each in another chunk: `listed` says how many of what, and the assistant adds the chunks
 that hold them (`Retriever.listing`).
+
+"Hva sier artikkelen om Asker Velferdslab?" refers to the articles themselves; those words are
+not searched for (`without_article_words`).
 """
 
 from __future__ import annotations
