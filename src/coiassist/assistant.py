@@ -275,26 +275,25 @@ _CLEAR = 0.6  # as confident as language.detect_question_language asks a questio
 def _sources(passages: Sequence[Passage], retrieved: int) -> list[Source]:
     """The passages numbered for the backend. Those after the first `retrieved` are the chunks
     that follow a retrieved one in its article (`Retriever.following`): they say which one they
-    continue and carry only their text after its end (chunks overlap)."""
+    continue and carry only their text after its end (chunks overlap). An article's first chunk
+    is marked as its opening."""
     by_id = {p.chunk_id: (key, p) for key, p in enumerate(passages, 1)}
     sources = []
     for key, p in enumerate(passages, 1):
         before = by_id.get(f"{p.article_id}:{p.ordinal - 1}") if key > retrieved else None
-        if before is None:
-            sources.append(
-                Source(
-                    key=key,
-                    title=p.title,
-                    text=p.text,
-                    lang=p.lang,
-                    article=p.article_id,
-                    opening=p.ordinal == 0,
-                )
-            )
-            continue
-        rest = p.text[max(0, before[1].end - p.start) :]
+        text, continues = (
+            (p.text, 0) if before is None else (p.text[max(0, before[1].end - p.start) :], before[0])
+        )
         sources.append(
-            Source(key=key, title=p.title, text=rest, lang=p.lang, continues=before[0], article=p.article_id)
+            Source(
+                key=key,
+                title=p.title,
+                text=text,
+                lang=p.lang,
+                continues=continues,
+                article=p.article_id,
+                opening=p.ordinal == 0,
+            )
         )
     return sources
 

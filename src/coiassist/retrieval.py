@@ -14,7 +14,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -230,28 +230,25 @@ class Retriever:
         An answer often goes on in the sentence after the one that matches the question, and that
         sentence may open the next chunk; the extractive backend quotes it from there.
         """
-        snap = self.snapshot
-        seen = {p.chunk_id for p in passages}
-        after = []
-        for passage in passages:
-            pos = snap.position.get(f"{passage.article_id}:{passage.ordinal + 1}")
-            if pos is not None and snap.ids[pos] not in seen:
-                seen.add(snap.ids[pos])
-                after.append((pos, 0.0))
-        return self._passages(snap, after)
+        return self._chunks_at(passages, lambda p: p.ordinal + 1)
 
     def openings(self, passages: Sequence[Passage]) -> list[Passage]:
         """The first chunk of each passage's article, unless it is one of `passages` already: a
         question about what an article is about is answered by its opening (see `intent`)."""
+        return self._chunks_at(passages, lambda p: 0)
+
+    def _chunks_at(self, passages: Sequence[Passage], ordinal: Callable[[Passage], int]) -> list[Passage]:
+        """For each passage, the chunk at `ordinal(passage)` in its article, each once and none of
+        `passages`."""
         snap = self.snapshot
         seen = {p.chunk_id for p in passages}
-        first = []
+        found = []
         for passage in passages:
-            pos = snap.position.get(f"{passage.article_id}:0")
+            pos = snap.position.get(f"{passage.article_id}:{ordinal(passage)}")
             if pos is not None and snap.ids[pos] not in seen:
                 seen.add(snap.ids[pos])
-                first.append((pos, 0.0))
-        return self._passages(snap, first)
+                found.append((pos, 0.0))
+        return self._passages(snap, found)
 
     def listing(self, passages: Sequence[Passage], count: int) -> list[Passage]:
         """The chunks that hold the lines numbered 1 to `count` of each passage's article, unless
