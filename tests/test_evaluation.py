@@ -12,6 +12,7 @@ import pytest
 from coiassist.config import Settings
 from coiassist.errors import ConfigError
 from coiassist.evaluation import (
+    EvalItem,
     compare_runs,
     external_set,
     format_table,
@@ -19,6 +20,7 @@ from coiassist.evaluation import (
     load_questions,
     parse_item,
     repo_root,
+    retrieval_query,
     run_eval,
     score_passages,
 )
@@ -67,6 +69,23 @@ def test_handwritten_and_squad_rows_parse_to_gold_units() -> None:
     assert squad.gold_articles == ("c",)
     assert squad.gold_units == (("1215", "i 1215"),)  # alternatives of one unit
     assert squad.key_facts == (("1215", "i 1215"),)
+
+
+def test_eval_searches_for_what_the_chat_searches_for() -> None:
+    def item(question: str, history: list[dict[str, str]] | None = None) -> EvalItem:
+        row = {"id": "q", "question": question, "gold_article": "a", "lang": "da"}
+        return parse_item({**row, "history": history or []}, "f:1")
+
+    assert retrieval_query(item("Opsummer artiklen om de danske prisvindere"), "da") == "danske prisvindere"
+    assert retrieval_query(item("Hvad siger artiklen om Astrid Krag?"), "da") == "Hvad om Astrid Krag?"
+    follow_up = item(
+        "Hvem talte der?",
+        [
+            {"role": "user", "content": "Hvad skete på Velfærdens Innovationsdag?"},
+            {"role": "assistant", "content": "…"},
+        ],
+    )
+    assert "Velfærdens Innovationsdag" in retrieval_query(follow_up, "da")
 
 
 def test_bad_question_files_are_refused_with_their_line(tmp_path: Path) -> None:

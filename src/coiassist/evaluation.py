@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coiassist import conversation, metrics
+from coiassist import conversation, intent, metrics
 from coiassist.assistant import Assistant
 from coiassist.config import Settings
 from coiassist.errors import ConfigError
@@ -115,11 +115,13 @@ def retrieval_query(item: EvalItem, default_language: str) -> str:
     """What the assistant searches for: a follow-up gets the offline rewrite the chat uses.
 
     That rewrite carries the previous question's names and content words over, so "Hvornår
-    startede det første af dem?" is scored the way the extractive backend would search it.
+    startede det første af dem?" is scored the way the extractive backend would search it. As in
+    the chat, a summary question is searched for by its subject (`intent.search_text`).
     """
-    if not conversation.is_follow_up(item.question, item.history):
-        return item.question
-    return conversation.rewrite_follow_up(item.question, item.history, item.lang or default_language)
+    question = item.question
+    if conversation.is_follow_up(question, item.history):
+        question = conversation.rewrite_follow_up(question, item.history, item.lang or default_language)
+    return intent.search_text(question)
 
 
 def _as_list(value: Any) -> list[Any]:
