@@ -21,6 +21,11 @@ from coiassist.intent import asks_summary, listed, search_text, summary_subject,
         ("Kva handlar artikkelen om prisvinnarane om?", "prisvinnarane"),
         ("Gi meg et sammendrag av artikkelen om Asker Velferdslab.", "Asker Velferdslab"),
         ("Hvad handler artiklen om?", ""),
+        (
+            "Hvad er de vigtigste pointer i artiklen om Velfærdens Innovationsdag?",
+            "Velfærdens Innovationsdag",
+        ),
+        ("Kva er dei viktigaste poenga i artikkelen om prisen?", "prisen"),
     ],
 )
 def test_summary_question_and_its_subject(question: str, subject: str) -> None:
@@ -36,6 +41,7 @@ def test_summary_question_and_its_subject(question: str, subject: str) -> None:
         "Hvilke regler gjelder ifølge artikkelen?",
         "Hvordan handler kommunen ifølge artiklen?",
         "Hva er hovedpoenget med prosjektet?",  # no word for the article
+        "Hvad er de vigtigste pointer fra Astrid Krag?",
         "Hvilken artikel i Grundgesetz giver ret til at oprette private skoler?",
     ],
 )

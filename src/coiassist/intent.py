@@ -29,7 +29,8 @@ from coiassist.analyzer import normalize, tokenize
 _ARTICLE = r"(?:artik\w*|tekst\w*|indl[æe]g\w*|innlegg\w*)"
 _SUMMING = (
     r"(?:op{1,2}sum\w*|sammenfat\w*|samanfat\w*|resum\w*|sammendrag\w*|samandrag\w*|"
-    r"hov[eu]d(?:budskab|budskap|bodskap|poeng|point|punkt|tema|indhold|innhold|innhald)\w*)"
+    r"hov[eu]d(?:budskab|budskap|bodskap|poeng|point|punkt|tema|indhold|innhold|innhald)\w*|"
+    r"vi[gk]tiga?ste (?:pointer|point|poeng|poenga|poengene|budskab|budskap|bodskap|budskaber)\b)"
 )
 # "handler/dreier ... om", "omhandler", "går ... ud/ut på".
 _ABOUT = r"(?:(?:handler|handlar|dreier|dreiar)\b.*\bom|omhandler|omhandlar|(?:ud|ut) på)"
@@ -44,7 +45,8 @@ _IMPERATIVE = re.compile(
 _META = re.compile(
     rf"^(?:{_ARTICLE}|{_SUMMING}|handler|handlar|dreier|dreiar|omhandler|omhandlar|går|gar|ud|ut|"
     r"om|på|kort|kortfattet|kortfatta|giv|give|gi|gje|lav|lage|lag|mig|meg|kan|vil|kunne|du|hvad|hva|kva|"
-    r"hvilke|hvilket|hvilken|er|var|i|af|av|et|en|ei|eit|ein|den|denne|dette|det|de|seg|sig)$"
+    r"hvilke|hvilket|hvilken|er|var|i|af|av|et|en|ei|eit|ein|den|denne|dette|det|de|dei|seg|sig|"
+    r"vi[gk]tiga?ste|pointer|point|poeng|poenga|poengene|budskab|budskap|bodskap|budskaber)$"
 )
 
 
