@@ -632,6 +632,18 @@ def test_name_in_its_definite_form_is_found_in_the_source(backend, danish) -> No
     assert answer != PHRASES["da"].refusal and "nærhedsreform" in answer.lower()
 
 
+def test_a_photo_caption_after_the_answer_does_not_join_it(backend) -> None:
+    text = (
+        "Det var en fornøjelse at se to gengangere fra indstillingerne til NYT SAMMEN BEDRE-prisen "
+        "stille op: Borgerdesign fra Region Midtjylland og Borgerservice-to-go fra Frederiksberg Kommune.\n\n"
+        "Foto: I de fem løsningsgallerier kunne deltagerne på dagen få konkret inspiration og "
+        "stille spørgsmål."
+    )
+    srcs = (Source(1, "Velfærdens Innovationsdag", text, "da"),)
+    answer = ask(backend, "Hvad er NYT SAMMEN BEDRE-prisen?", "da", srcs)
+    assert "Borgerdesign fra Region Midtjylland" in answer and "Foto:" not in answer
+
+
 def test_byline_of_a_quote_is_not_quoted_as_a_heading(backend, norwegian) -> None:
     answer = ask(backend, "Hvem er Lene Krogh Jeppesen?", "nb", norwegian)
     assert "Sjefskonsulent ved Center for offentlig innovasjon" in answer

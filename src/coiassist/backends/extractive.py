@@ -322,21 +322,28 @@ def _next_sentence(
 ) -> Candidate | None:
     """The sentence that follows `after` in its source, if it is quotable and not a heading too;
     when `after` ends its source, the first such sentence of the source that continues it. None
-    when a heading comes first: the section has ended, and what follows is about something else."""
+    when a heading comes first: the section has ended, and what follows is about something else;
+    and None when it is a photo caption, which describes a picture, not what the text goes on to
+    say (hw-22 quoted "Foto: I de fem løsningsgallerier ..."; no dev answer changed)."""
     if not after.heading and _heading_follows(after, sources):
         return None
     following = [
         c for c in ranked if c.order[0] == after.order[0] and c.order[1] > after.order[1] and not c.heading
     ]
     if following:
-        return min(following, key=lambda c: c.order[1])
+        nxt = min(following, key=lambda c: c.order[1])
+        return None if CAPTION.match(nxt.text) else nxt
     for source in sources:
         if source.continues != after.key:
             continue
         for i, (start, end) in enumerate(split_sentences(source.text)):
             text = quotable(source.text[start:end])
             if safe(text) and not is_heading(text):
-                return Candidate(source.key, text, 0.0, 0.0, (len(sources) + source.key, i))
+                return (
+                    None
+                    if CAPTION.match(text)
+                    else Candidate(source.key, text, 0.0, 0.0, (len(sources) + source.key, i))
+                )
     return None
 
 
