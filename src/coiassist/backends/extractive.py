@@ -25,11 +25,11 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
-from coiassist.analyzer import content_stems, normalize, stem_family, tokenize
+from coiassist.analyzer import content_stems, normalize, tokenize
+from coiassist.backends.answerable import OFFICES, answering_articles, sources_mentioning
 from coiassist.backends.base import GenerationRequest, Source
 from coiassist.backends.quoting import (
     CAPTION,
@@ -42,7 +42,7 @@ from coiassist.backends.quoting import (
     quotable,
     safe,
 )
-from coiassist.citations import StemSet, name_found, names_in
+from coiassist.citations import StemSet, names_in
 from coiassist.config import Settings
 from coiassist.embeddings import Embedder, load_embedder
 from coiassist.errors import CoiassistError
@@ -60,19 +60,13 @@ log = logging.getLogger(__name__)
 # against random sources, 0.95/0.50 (nb) and 0.88/0.37 (da) against related ones; 2.6% (nb) and
 # 5.2% (da) of answerable questions refused; the answer string is in 82% (nb) and 79% (da) of all
 # answers. (When the threshold was chosen: 0.94/0.50 and 0.86/0.36, 3.3% and 5.8%, 79% and 78%.)
-# (Before the rule of `_asks_only_unknown`: 0.96/0.48 and 0.86/0.36 related, 2.1% and 6.0% refused.)
+# (Before `answerable._asks_only_unknown`: 0.96/0.48 and 0.86/0.36 related, 2.1% and 6.0% refused.)
 # At 0.2 the related recall was 0.54/0.44 but 78%/75% contained the answer, and 9 of the 48
 # answerable hand-written questions, paraphrases sharing few words with the articles, were refused
 # (5 at 0.15); at 0.1 random sources are refused only 0.93/0.91 of the time.
 # Lexical evidence cannot tell "about the same thing" from "answers it": related-sounding sources
 # are mostly caught only by the type, name and office rules in `select_sentences`.
 ABSTAIN_THRESHOLD = 0.15
-
-# Refuse when more than this share of the question's words (weighted as in `score_sentences`)
-# occurs in no source at all: most of what is asked about is not in the articles. On the dev sets
-# it raised refusal recall against random sources 0.95 -> 0.98 (da) and 0.96 -> 0.99 (nb); 0.5
-# would catch more but refuses paraphrased questions, whose words the articles do not share.
-UNKNOWN_MAX = 0.6
 
 MAX_SENTENCES = 3
 # Question stems found in a sentence's passage or title but not in the sentence count this much.
@@ -144,32 +138,6 @@ _ASKS_WHEN = re.compile(_LEAD + r"(?:hvornår|når|kva tid|kor tid)\b")
 # "Hvor" alone (not "hvor mange", matched first) asks for a place: a name the question lacks.
 _ASKS_WHERE = re.compile(_LEAD + r"(?:hvor|kor|hvorfra|kvar|hvilket land|hvilken by)\b")
 _ASKS_NAME = re.compile(_LEAD + r"(?:hvem|kven|hvilken person|hva heter|hvad hedder|kva heiter)\b")
-# Offices: a question about "statsministeren" or "ordføraren" is about a person, like a name, and
-# the sources must mention the office for an answer (stems, so every inflection and da/nb/nn form).
-_OFFICES = _words(
-    "statsminister minister borgmester ordfører ordførar rådmand rådmann formand formann "
-    "direktør kommunaldirektør fylkesordfører regionsformand præsident president rektor biskop "
-    "dronning konge kronprins ombudsmand ombudsmann sjef chef"
-)
-
-# Verbs any question may use of any subject ("Hvad skete der på ...?", "Hvor ligger ...?", "Hva sa
-# ...?"): not what a question asks about, so `_asks_only_unknown` does not count them.
-_GENERIC_VERBS = _words(
-    "ske sker skete skje skjer skjedde hænde hændte hende hendte foregå foregår foregik foregikk "
-    "handle handler handlede handlet ligge ligger lå sige siger sagde si sier sa seie seier mene "
-    "mener mente meine meiner meinte gøre gør gjorde gjøre gjør gjere gjer fortælle fortæller "
-    "fortalte fortelle forteller beskrive beskriver beskrev betyde betyder betød bety betyr "
-    "gå går gik gikk komme kommer kom få får fik fikk vise viser viste hedde hedder hed hete "
-    "heter het heite heiter kalde kaldes kaldte kalle kalles kalte tale taler talte snakke snakket "
-    "afholde afholdes afholdt avholde avholdes avholdt arrangere arrangeres arrangeret arrangert "
-    "deltage deltager deltog deltaget delta deltar deltok deltatt "  # of any event
-    "hen"  # the particle of "Hvor gik de hen?"
-)
-
-_CATEGORY = re.compile(
-    r"\b(?:hvilken|hvilket|hvilke|kva for (?:ein|ei|eit|nokre)|hva slags|hvad slags|kva slags)\s+(\w+)",
-    re.IGNORECASE,
-)
 
 
 # (question, sentences) -> a credit per sentence added to its score: the backend's weighted
@@ -208,7 +176,7 @@ def _asks_office(question: str) -> bool:
     words = tokenize(question)
     if len(words) < 2 or words[0] not in ("hvilken", "hvilket", "kva", "kven", "hvilke"):
         return False
-    return any(words[1] == office or words[1].startswith(office) for office in _OFFICES)
+    return any(words[1] == office or words[1].startswith(office) for office in OFFICES)
 
 
 def _has(kind: str, text: str, question: str) -> bool:
@@ -226,20 +194,6 @@ def _has(kind: str, text: str, question: str) -> bool:
         own = {normalize(n) for n in names_in(question)}
         return any(normalize(n) not in own for n in names_in(text))
     return False
-
-
-def _mentioning(names: Sequence[str], sources: Sequence[Source]) -> list[int]:
-    """Positions of the sources that mention a name of the question, in their title or text.
-
-    A chunk often lacks the article's topic name ("Velfærdens Innovationsdag") that its title
-    carries, and a Norwegian question spells a Danish name its own way ("Velferdens"), so titles
-    count and spelling is folded as in the support check.
-    """
-    mention = [any(name_found(name, s.title + "\n" + s.text) for name in names) for s in sources]
-    # The other chunks of an article that mentions the name are about it too ("the mayor" of a
-    # chunk about "COI's track" is in the next chunk of the same article).
-    articles = {article_of(s) for s, hit in zip(sources, mention, strict=True) if hit}
-    return [pos for pos, s in enumerate(sources) if article_of(s) in articles]
 
 
 def score_sentences(
@@ -265,7 +219,7 @@ def score_sentences(
     context: dict[int, StemSet] = {}
     # Sources that mention none of the question's names ("Svindal") take part only when no
     # source does; then the evidence alone decides (`select_sentences` refuses, see there).
-    positions = (_mentioning(names, sources) if names else []) or range(len(sources))
+    positions = (sources_mentioning(names, sources) if names else []) or range(len(sources))
     for s_pos in positions:
         source = sources[s_pos]
         slang = source.lang or lang
@@ -374,66 +328,6 @@ def _heading_follows(after: Candidate, sources: Sequence[Source]) -> bool:
     return bool(line) and is_heading(line)
 
 
-def _known_stems(sources: Sequence[Source], lang: str) -> StemSet:
-    """Every content stem of the sources' texts and titles."""
-    return StemSet(
-        [t for s in sources for t in content_stems(s.title + "\n" + s.text, s.lang or lang, joined=True)],
-        loose=True,
-    )
-
-
-def _unknown_share(question: str, known: StemSet, lang: str) -> float:
-    """Share of the question's content stems (long ones weigh more) found in no source text or title."""
-    query = list(dict.fromkeys(content_stems(question, lang)))
-    if not query:
-        return 0.0
-    weight = {q: min(len(q), 6) / 6 for q in query}
-    return sum(w for q, w in weight.items() if q not in known) / sum(weight.values())
-
-
-def _asks_only_unknown(question: str, names: Sequence[str], known: StemSet, lang: str) -> bool:
-    """Does a question about a named subject ask about it only in words no source holds?
-
-    "Hvornår blev Center for Offentlig Innovation oprettet?": the sources name the centre, but
-    none says "oprettet", so what they say of it answers something else. Numbers and the verbs any
-    question uses (_GENERIC_VERBS) do not count as the question's own words. On the dev sets this
-    refused 1.8% (nb) and 0.4% (da) more questions put to related passages that do not answer
-    them, and 1.3% (nb) and 0.2% (da) more answerable ones whose words the passage does not share
-    ("Hvilket yrke hadde Daniel Boone?" over "en amerikansk pioner og jeger"); on the hand-written
-    set it caught the two unanswerable questions that were answered and refused no answerable one.
-    It applies only when a source in the question's language names the subject (see
-    `select_sentences`): across Danish and Norwegian a missing word is often a spelling. The word
-    for the kind of answer ("Hvilket yrke ...", "Fra hvilken by ...") proves nothing when missing:
-    with it left out, 2.6% of answerable Bokmål dev questions were refused instead of 3.3%
-    (answer string 0.799 -> 0.807), and 0.491 of those put to related passages instead of 0.496;
-    Danish figures unchanged.
-    """
-    if not names:
-        return False
-    skip = set(content_stems(" ".join(names), lang)) | _generic_stems(lang)
-    own = [q for q in dict.fromkeys(content_stems(question, lang)) if q not in skip and not q[0].isdigit()]
-    # "Hvilket yrke hadde ...?": the word after "hvilket" names the kind of answer ("pioner og
-    # jeger"), which seldom uses it; found, it still counts.
-    kinds = set(content_stems(" ".join(_CATEGORY.findall(question)), lang))
-    return any(q not in kinds for q in own) and not any(q in known for q in own)
-
-
-@lru_cache(maxsize=8)
-def _generic_stems(lang: str) -> frozenset[str]:
-    return frozenset(content_stems(" ".join(_GENERIC_VERBS), lang))
-
-
-@lru_cache(maxsize=8)
-def _office_stems(lang: str) -> frozenset[str]:
-    return frozenset(content_stems(" ".join(_OFFICES), lang))
-
-
-def _offices_asked(question: str, lang: str) -> list[str]:
-    """The stems of the offices the question names ("statsministeren", "ordførar")."""
-    offices = _office_stems(lang)
-    return [q for q in content_stems(question, lang) if any(q == o or q.endswith(o) for o in offices)]
-
-
 # "..., og hvilke politiske ønsker støtter det?": a second question after a comma, or after the
 # question mark of the first ("Hvem vant prisen? Hva var premien?").
 _SECOND_QUESTION = re.compile(
@@ -491,10 +385,8 @@ def select_sentences(
 ) -> list[Candidate]:
     """The sentences to quote, in quoting order; empty when the sources do not answer.
 
-    Refuses when the question names someone or something no source mentions, or an office that no
-    article naming its subject mentions (`_answering_articles`), when most
-    of the question's words occur in no source (UNKNOWN_MAX), when it asks about a named subject
-    only in words no source holds (`_asks_only_unknown`), when the best
+    Refuses when the sources leave the question unanswered by the rules of `answering_articles`
+    (a name or office no source mentions, words most of which no source holds), when the best
     evidence is below ABSTAIN_THRESHOLD, or when the question asks for a
     number, a price or a date and no good sentence holds one (the passages are about the topic but
     do not answer). A heading is quoted with the sentence after it, and so is the best sentence
@@ -513,7 +405,7 @@ def select_sentences(
     question = without_article_words(question)
     given = sources
     # Chunks that only continue a retrieved one supply the sentence after a quote, nothing else.
-    sources = _answering_articles(question, [s for s in given if not s.continues], lang)
+    sources = answering_articles(question, [s for s in given if not s.continues], lang)
     if not sources:
         return []
     every = score_sentences(question, sources, lang, similarity)
@@ -567,7 +459,7 @@ def _summary(
     subject = summary_subject(question)
     if not content_stems(subject, lang):
         return []  # "Hvad handler artiklen om?" names no article
-    sources = _answering_articles(subject, [s for s in given if not s.continues], lang)
+    sources = answering_articles(subject, [s for s in given if not s.continues], lang)
     if not sources:
         return []
     evidence = _compose(subject, score_sentences(subject, sources, lang, similarity), given)
@@ -582,43 +474,6 @@ def _summary(
         return []
     opening = next((s for s in own if s.opening), None)
     return (lede(opening, given, MAX_SENTENCES) if opening else []) or evidence
-
-
-def _answering_articles(question: str, sources: Sequence[Source], lang: str) -> list[Source]:
-    """The sources that may answer the question: none when they leave it unanswered.
-
-    Whether the question's words are in the sources at all is judged on them pooled; an office it
-    asks about ("ordførar") must be in the article quoted, and some article left must name its
-    subject. Pooled, five chunks of as many articles name both, and the answer quoted an article
-    that mentions only the one: with the hand-written questions asked of corpus/ plus
-    the 667 UD documents, "Kven er ordførar i Asker kommune?" was answered from COI's article on
-    Asker. Holding the other rules to each article on its own cost more than it caught
-    (README, Evaluation).
-    """
-    names = names_in(question)
-    mentioning = _mentioning(names, sources) if names else []
-    if names and not mentioning:
-        # The question is about someone or something no source mentions.
-        return []
-    known = _known_stems(sources, lang)
-    if _unknown_share(question, known, lang) > UNKNOWN_MAX:
-        return []
-    # A word missing from sources in the other language proves little ("projekt" / "prosjekt").
-    in_own_language = any(stem_family(sources[i].lang or lang) == stem_family(lang) for i in mentioning)
-    if in_own_language and _asks_only_unknown(question, names, known, lang):
-        # About Center for Offentlig Innovation, but when it was "oprettet" no source says.
-        return []
-    offices = _offices_asked(question, lang)
-    if not offices:
-        return list(sources)
-    articles: dict[str, list[Source]] = {}
-    for source in sources:
-        articles.setdefault(article_of(source), []).append(source)
-    # About "statsministeren", whom the article does not mention.
-    answering = {a for a, own in articles.items() if _known_stems(own, lang).share_of(offices) == 1.0}
-    left = [s for s in sources if article_of(s) in answering]
-    # What is left must still name the subject, or it is someone else's office.
-    return [] if names and not _mentioning(names, left) else left
 
 
 def _no_heading_last(answer: list[Candidate]) -> list[Candidate]:
