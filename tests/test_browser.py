@@ -131,6 +131,20 @@ def test_danish_answer_streams_with_citation_highlight_and_whole_article(page: A
     assert found == []
 
 
+def test_list_answer_shows_one_numbered_section_a_line(page: Any) -> None:
+    ask(page, "Hvilke fire takeaways nævnes?", "Key note med Jocelyne Bourgon")
+    shown = page.locator("#chat").inner_text()
+    lines = [line.strip() for line in shown.splitlines()]
+    first = next(i for i, line in enumerate(lines) if line.startswith("Åbningstale ved Social- og"))
+    items = [line for line in lines[first:] if line][:4]
+    assert [re.sub(r" \[\d+\]$", "", item) for item in items] == [
+        "Åbningstale ved Social- og Indenrigsminister Astrid Krag (S)",
+        "COI’s temaspor: Når politikere og bureaukrater sammen giver offentlig innovation flyvehøjde.",
+        "Key note med Jocelyne Bourgon",
+        "Løsningsgalleri: Borgerdesign og Borgersevice-to-go",
+    ]
+
+
 def test_norwegian_question_and_ui_language(page: Any) -> None:
     pick(page, "#ui-language", "Norsk (bokmål)")
     sync_api.expect(page.locator("#question textarea")).to_have_attribute(
