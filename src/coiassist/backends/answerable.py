@@ -51,7 +51,7 @@ _CATEGORY = re.compile(
 )
 
 
-# Refuse when more than this share of the question's words (weighted as in `score_sentences`)
+# Refuse when more than this share of the question's words (weighted as in `extractive.score_sentences`)
 # occurs in no source at all: most of what is asked about is not in the articles. On the dev sets
 # it raised refusal recall against random sources 0.95 -> 0.98 (da) and 0.96 -> 0.99 (nb); 0.5
 # would catch more but refuses paraphrased questions, whose words the articles do not share.
@@ -137,7 +137,7 @@ def _asks_only_unknown(question: str, names: Sequence[str], known: StemSet, lang
     ("Hvilket yrke hadde Daniel Boone?" over "en amerikansk pioner og jeger"); on the hand-written
     set it caught the two unanswerable questions that were answered and refused no answerable one.
     It applies only when a source in the question's language names the subject (see
-    `select_sentences`): across Danish and Norwegian a missing word is often a spelling. The word
+    `answering_articles`): across Danish and Norwegian a missing word is often a spelling. The word
     for the kind of answer ("Hvilket yrke ...", "Fra hvilken by ...") proves nothing when missing:
     with it left out, 2.6% of answerable Bokmål dev questions were refused instead of 3.3%
     (answer string 0.799 -> 0.807), and 0.491 of those put to related passages instead of 0.496;
