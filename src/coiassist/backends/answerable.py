@@ -74,7 +74,7 @@ def answering_articles(question: str, sources: Sequence[Source], lang: str) -> l
     if names and not mentioning:
         # The question is about someone or something no source mentions.
         return []
-    known = _known_stems(sources, lang)
+    known = known_stems(sources, lang)
     if _unknown_share(question, known, lang) > UNKNOWN_MAX:
         return []
     # A word missing from sources in the other language proves little ("projekt" / "prosjekt").
@@ -89,7 +89,7 @@ def answering_articles(question: str, sources: Sequence[Source], lang: str) -> l
     for source in sources:
         articles.setdefault(article_of(source), []).append(source)
     # About "statsministeren", whom the article does not mention.
-    answering = {a for a, own in articles.items() if _known_stems(own, lang).share_of(offices) == 1.0}
+    answering = {a for a, own in articles.items() if known_stems(own, lang).share_of(offices) == 1.0}
     left = [s for s in sources if article_of(s) in answering]
     # What is left must still name the subject, or it is someone else's office.
     return [] if names and not sources_mentioning(names, left) else left
@@ -109,11 +109,11 @@ def sources_mentioning(names: Sequence[str], sources: Sequence[Source]) -> list[
     return [pos for pos, s in enumerate(sources) if article_of(s) in articles]
 
 
-def _known_stems(sources: Sequence[Source], lang: str) -> StemSet:
-    """Every content stem of the sources' texts and titles."""
+def known_stems(sources: Sequence[Source], lang: str, loose: bool = True) -> StemSet:
+    """Every content stem of the sources' texts and titles (each in its source's language)."""
     return StemSet(
         [t for s in sources for t in content_stems(s.title + "\n" + s.text, s.lang or lang, joined=True)],
-        loose=True,
+        loose=loose,
     )
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from coiassist.analyzer import content_stems, normalize, tokenize
-from coiassist.backends.answerable import OFFICES, answering_articles, sources_mentioning
+from coiassist.backends.answerable import OFFICES, answering_articles, known_stems, sources_mentioning
 from coiassist.backends.base import GenerationRequest, Source
 from coiassist.backends.quoting import (
     CAPTION,
@@ -223,9 +223,7 @@ def score_sentences(
     for s_pos in positions:
         source = sources[s_pos]
         slang = source.lang or lang
-        context[s_pos] = StemSet(
-            content_stems(source.title + "\n" + source.text, slang, joined=True), loose=True
-        )
+        context[s_pos] = known_stems([source], lang)
         for i, (start, end) in enumerate(split_sentences(source.text)):
             text = quotable(source.text[start:end])
             key = normalize(text)
@@ -467,10 +465,7 @@ def _summary(
         return []
     article = article_of(sources[evidence[0].order[0]])
     own = [s for s in given if article_of(s) == article]
-    held = StemSet(
-        t for s in own for t in content_stems(s.title + "\n" + s.text, s.lang or lang, joined=True)
-    )
-    if held.share_of(content_stems(subject, lang)) < SUMMARY_SUBJECT_SHARE:
+    if known_stems(own, lang, loose=False).share_of(content_stems(subject, lang)) < SUMMARY_SUBJECT_SHARE:
         return []
     opening = next((s for s in own if s.opening), None)
     return (lede(opening, given, MAX_SENTENCES) if opening else []) or evidence
