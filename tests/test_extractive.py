@@ -799,3 +799,26 @@ def test_list_question_that_the_numbered_sections_do_not_answer_gets_sentences(
     quoted = [c.text for c in select_sentences(question, danish, "da")]
     assert quoted[: len(TAKEAWAYS)] != TAKEAWAYS[: len(quoted)]
     assert any(expected in text for text in quoted)
+
+
+def test_link_text_is_never_quoted(backend, norwegian) -> None:
+    # The article's "Les mer ... her" line is a link with no full stop, 12 words long: too long to
+    # pass for a heading, and it followed the answer as if it were the next sentence.
+    answer = ask(backend, "Hvem samarbeidet med Region Syddanmark?", "nb", norwegian)
+    assert "Odense kommune" in answer
+    assert "Les mer" not in answer
+
+
+def test_number_word_inside_a_hyphenated_name_is_no_count(backend) -> None:
+    srcs = (
+        Source(
+            1,
+            "a",
+            "Løsningsgalleri: Borgerdesign og Borgerservice-to-go\nGalleriet er en fast del af dagen.",
+            "da",
+        ),
+        Source(2, "a", "Foto: I de fem løsningsgallerier kunne deltagerne få konkret inspiration.", "da"),
+    )
+    answer = ask(backend, "Hvor mange løsningsgallerier var der?", "da", srcs)
+    assert "fem løsningsgallerier" in answer
+    assert "to-go" not in answer

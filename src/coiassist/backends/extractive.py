@@ -179,11 +179,23 @@ def _asks_office(question: str) -> bool:
     return any(words[1] == office or words[1].startswith(office) for office in OFFICES)
 
 
+_HYPHENATED = re.compile(r"\w+(?:-\w+)+")
+
+
+def _number_or_blank(match: re.Match[str]) -> str:
+    """A hyphenated word as it counts for "how many": kept when it starts with a digit or is made
+    of number words only, else blanked out."""
+    parts = match.group().lower().split("-")
+    return match.group() if parts[0][0].isdigit() or all(p in _NUMBER_WORDS for p in parts) else " "
+
+
 def _has(kind: str, text: str, question: str) -> bool:
     """Does `text` hold a `kind` the question does not already give (a year in the question or a
     year alone does not answer "how many")?"""
     given = set(tokenize(question))
-    tokens = [t for t in tokenize(text) if t not in given]
+    # "Borgerservice-to-go" is a name, not "two"; "fem-seks" and "3-årig" are numbers.
+    words = _HYPHENATED.sub(_number_or_blank, text) if kind == "number" else text
+    tokens = [t for t in tokenize(words) if t not in given]
     if kind == "number":
         return any((t[0].isdigit() and not _YEAR.match(t)) or t in _NUMBER_WORDS for t in tokens)
     if kind == "price":

@@ -36,6 +36,13 @@ _INSTRUCTION = re.compile(
     r"|\b(you are|du er) (now|nu|nå|no) \b"
     r"|\b(as an ai|som en ai|som ein ai|language model|sprogmodel|språkmodell)\b"
 )
+# A line that sends the reader elsewhere ("Les mer Center for Offentlig Innovation og deres artikkel
+# om besøket her", "Læs også: ..."): a link's text, which says nothing itself.
+_NAVIGATION = re.compile(
+    r"^(?:les|læs|lees) (?:mer|mere|meir|også|hele)\b|^(?:se|sjå) (?:mer|mere|meir|også)\b"
+    r"|^(?:klikk|klik) her\b|^(?:read more|continue reading)\b",
+    re.IGNORECASE,
+)
 # Markup that would render as a link, an image or HTML in the chat.
 _MARKUP = re.compile(r"!?\[[^\]]*\]\([^)]*\)|<\s*/?\s*[a-zA-Z][^>]*>|\[[^\]]*\]:\s*\S")
 _LEADING_JUNK = "-–—•*#> \t"
@@ -78,8 +85,8 @@ def is_heading(text: str) -> bool:
 
 
 def safe(text: str) -> bool:
-    """Long enough to quote for itself, and harmless."""
-    return len(text.split()) >= MIN_WORDS and harmless(text)
+    """Long enough to quote for itself, no link text, and harmless."""
+    return len(text.split()) >= MIN_WORDS and not _NAVIGATION.match(text) and harmless(text)
 
 
 def harmless(text: str) -> bool:
