@@ -822,3 +822,12 @@ def test_number_word_inside_a_hyphenated_name_is_no_count(backend) -> None:
     answer = ask(backend, "Hvor mange løsningsgallerier var der?", "da", srcs)
     assert "fem løsningsgallerier" in answer
     assert "to-go" not in answer
+
+
+def test_named_subject_asked_about_in_words_no_source_holds_is_refused_across_languages(
+    backend, norwegian
+) -> None:
+    # "klimaet" is in neither language's article; "Danmark" is in the Norwegian one.
+    assert ask(backend, "Hvordan går det med klimaet i Danmark?", "da", norwegian) == PHRASES["da"].refusal
+    answer = ask(backend, "Hvad siger Jeppesen om investeringer i Danmark?", "da", norwegian)
+    assert "fond eller sosiale entreprenører" in answer
