@@ -304,3 +304,13 @@ def test_phrases_follow_the_language() -> None:
     assert phrases_for("nn").sources == "Kjelder"
     assert phrases_for("no").refusal == PHRASES["nb"].refusal
     assert phrases_for("sv") == PHRASES["da"]
+
+
+def test_spelt_alike_allows_an_edit_or_two_by_length() -> None:
+    known = StemSet(["prosjekt", "kaffe", "vant"])
+    assert "projek" not in known  # not the same word to the support check
+    assert known.spelt_alike("projek")  # two edits, six letters
+    assert known.spelt_alike("vandt")  # one edit
+    assert not known.spelt_alike("klima")
+    assert known.spelt_alike("kafe")  # one edit, four letters
+    assert not known.spelt_alike("ka")  # too short to say

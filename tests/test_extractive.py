@@ -827,7 +827,8 @@ def test_number_word_inside_a_hyphenated_name_is_no_count(backend) -> None:
 def test_named_subject_asked_about_in_words_no_source_holds_is_refused_across_languages(
     backend, norwegian
 ) -> None:
-    # "klimaet" is in neither language's article; "Danmark" is in the Norwegian one.
+    # "klimaet" is in neither article, "Danmark" in the Norwegian one, whose words the Danish
+    # question uses otherwise (and "projekt" / "prosjekt" in the test above) still count.
     assert ask(backend, "Hvordan går det med klimaet i Danmark?", "da", norwegian) == PHRASES["da"].refusal
     answer = ask(backend, "Hvad siger Jeppesen om investeringer i Danmark?", "da", norwegian)
     assert "fond eller sosiale entreprenører" in answer

@@ -174,6 +174,19 @@ class StemSet:
             return True
         return self.loose and any(_same_tail(folded, other) for other in self.exact)
 
+    def spelt_alike(self, stem: str) -> bool:
+        """Is a stem here within one edit of `stem` (two from six letters on)? Danish and Norwegian
+        spell many a shared word apart ("projek" / "prosjekt"); looser than `in`, so only the
+        refusal rules use it, for sources in the other language."""
+        folded = _fold(stem)
+        if len(folded) < 4 or folded[0].isdigit():
+            return False
+        most = 2 if len(folded) >= 6 else 1
+        return any(
+            abs(len(other) - len(folded)) <= most and _edits(folded, other, most) <= most
+            for other in self.exact
+        )
+
     def share_of(self, stems: Collection[str]) -> float:
         """Share of `stems` found here; a sentence with no content words is fully supported."""
         if not stems:
@@ -184,6 +197,19 @@ class StemSet:
 def _near(a: str, b: str) -> bool:
     shared = len(os.path.commonprefix([a, b]))
     return shared >= PREFIX_CHARS and shared >= PREFIX_SHARE * max(len(a), len(b))
+
+
+def _edits(a: str, b: str, most: int) -> int:
+    """Levenshtein distance of `a` and `b`, or `most + 1` as soon as it must exceed `most`."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if min(current) > most:
+            return most + 1
+        previous = current
+    return previous[-1]
 
 
 def _same_tail(a: str, b: str) -> bool:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from coiassist.analyzer import content_stems
+from coiassist.analyzer import content_stems, stem_family
 from coiassist.backends.base import Source
 from coiassist.backends.quoting import article_of
 from coiassist.citations import StemSet, name_found, names_in
@@ -77,7 +77,9 @@ def answering_articles(question: str, sources: Sequence[Source], lang: str) -> l
     known = known_stems(sources, lang)
     if _unknown_share(question, known, lang) > UNKNOWN_MAX:
         return []
-    if _asks_only_unknown(question, names, known, lang):
+    # A word missing from sources in the other language may be a spelling ("projekt" / "prosjekt").
+    across = not any(stem_family(sources[i].lang or lang) == stem_family(lang) for i in mentioning)
+    if _asks_only_unknown(question, names, known, lang, across):
         # About Center for Offentlig Innovation, but when it was "oprettet" no source says.
         return []
     offices = _offices_asked(question, lang)
@@ -124,7 +126,7 @@ def _unknown_share(question: str, known: StemSet, lang: str) -> float:
     return sum(w for q, w in weight.items() if q not in known) / sum(weight.values())
 
 
-def _asks_only_unknown(question: str, names: Sequence[str], known: StemSet, lang: str) -> bool:
+def _asks_only_unknown(question: str, names: Sequence[str], known: StemSet, lang: str, across: bool) -> bool:
     """Does a question about a named subject ask about it only in words no source holds?
 
     "Hvornår blev Center for Offentlig Innovation oprettet?": the sources name the centre, but
@@ -134,11 +136,13 @@ def _asks_only_unknown(question: str, names: Sequence[str], known: StemSet, lang
     them, and 1.3% (nb) and 0.2% (da) more answerable ones whose words the passage does not share
     ("Hvilket yrke hadde Daniel Boone?" over "en amerikansk pioner og jeger"); on the hand-written
     set it caught the two unanswerable questions that were answered and refused no answerable one.
-    It applies whatever the sources' language: held to sources in the question's language (a
-    missing word across Danish and Norwegian may be a spelling, "projekt" / "prosjekt"), it let
-    "Hvordan går det med klimaet i Danmark?" be answered from the Norwegian article; across the
-    languages it refused 0.636 (da) and 0.807 (nb) of the questions put to related other-language
-    passages instead of 0.630 and 0.794, and changed no other dev or hand-written answer. The word
+    When no source in the question's language names the subject (`across`), a word a source
+    spells within an edit or two counts as held, since Danish and Norwegian spell many a shared
+    word apart ("projekt" / "prosjekt"). Skipping the rule for such sources instead, as until
+    2026-12-03, let "Hvordan går det med klimaet i Danmark?" be answered from the Norwegian
+    article; now 0.636 (da) and 0.802 (nb) of the dev questions put to related other-language
+    passages are refused instead of 0.630 and 0.794, and no other dev calibration case or
+    hand-written answer changed. The word
     for the kind of answer ("Hvilket yrke ...", "Fra hvilken by ...") proves nothing when missing:
     with it left out, 2.6% of answerable Bokmål dev questions were refused instead of 3.3%
     (answer string 0.799 -> 0.807), and 0.491 of those put to related passages instead of 0.496;
@@ -151,7 +155,9 @@ def _asks_only_unknown(question: str, names: Sequence[str], known: StemSet, lang
     # "Hvilket yrke hadde ...?": the word after "hvilket" names the kind of answer ("pioner og
     # jeger"), which seldom uses it; found, it still counts.
     kinds = set(content_stems(" ".join(_CATEGORY.findall(question)), lang))
-    return any(q not in kinds for q in own) and not any(q in known for q in own)
+    return any(q not in kinds for q in own) and not any(
+        q in known or (across and known.spelt_alike(q)) for q in own
+    )
 
 
 @lru_cache(maxsize=8)
