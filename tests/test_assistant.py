@@ -317,3 +317,29 @@ def test_listing_adds_the_chunks_of_an_article_that_numbers_exactly_that_many(as
     held = "\n".join(p.text for p in [*passages, *listed])
     assert all(f"\n{n}. " in held or held.startswith(f"{n}. ") for n in range(1, 5))
     assert retriever.listing(passages, 3) == [] and retriever.listing(passages, 5) == []
+
+
+def test_a_name_ends_with_its_line_and_a_quoted_word_is_no_name() -> None:
+    history = [
+        {"role": "user", "content": "Kven er Jocelyne Bourgon?"},
+        {
+            "role": "assistant",
+            "content": "Ifølgje artiklane:\n\nKey note med Jocelyne Bourgon [1]\nDen ny syntese kalder "
+            "Jocelyne Bourgon rammen for styring [1]. Metoden ’At borgerdesigne’ samler perspektiver [2].",
+        },
+    ]
+    query = rewrite_follow_up("Kva kallar ho ramma si?", history, "nn")
+    assert query == "Kva kallar ho ramma si? (Jocelyne Bourgon)"
+
+
+def test_the_subject_of_a_conversation_lasts_through_follow_ups() -> None:
+    history = [
+        {"role": "user", "content": "Hvad er Borgerdesign?"},
+        {"role": "assistant", "content": "Borgerdesign er et tværsektorielt projekt [1]."},
+        {"role": "user", "content": "Hvem står bag?"},
+        {"role": "assistant", "content": "Det har COI fulgt længe, siger Region Midtjylland [1]."},
+    ]
+    query = rewrite_follow_up("Hvornår startede det?", history, "da")
+    assert query.startswith("Hvornår startede det? (Borgerdesign COI Region Midtjylland")
+    # A follow-up that names its own subject drops the older one.
+    assert "Borgerdesign" not in rewrite_follow_up("Og Borgerservice-to-go?", history, "da")

@@ -61,7 +61,7 @@ _SOFT = re.compile(r"([aeiouyæøå])([bdg])")
 _HARD = {"b": "p", "d": "t", "g": "k"}
 # What a word follows when it is capitalised as the start of a sentence, a clause after a colon
 # or a quote, not as a name.
-SENTENCE_OPENERS = frozenset(".!?:«»\"'“”-–—(")
+SENTENCE_OPENERS = frozenset(".!?:«»\"'“”‘’„‚-–—(")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,!?;:…])")
 
 

@@ -57,11 +57,15 @@ _OPENERS = re.compile(
     r"^\s*(og|men|så|hva med|hvad med|kva med|hvordan med|korleis med|hvorfor|kvifor|what about)\b",
     re.IGNORECASE,
 )
-_NAME = re.compile(r"\b[A-ZÆØÅ][\wæøåÆØÅ-]+(?:\s+[A-ZÆØÅ][\wæøåÆØÅ-]+)*")
+# A name's words stand on one line: "Key note med Jocelyne Bourgon\nDen ny syntese ..." holds
+# "Jocelyne Bourgon", not "Jocelyne Bourgon Den".
+_NAME = re.compile(r"\b[A-ZÆØÅ][\wæøåÆØÅ-]+(?:[ \t]+[A-ZÆØÅ][\wæøåÆØÅ-]+)*")
 _SHORT = 6  # words; shorter questions rarely stand alone
 # Names of the previous answer carried into a follow-up: the first ones are what it is about; more
 # would pull retrieval towards every place the answer happened to mention.
 ANSWER_NAMES = 2
+# Names carried in all: those of the conversation's subject first, then the last answer's.
+TOPIC_NAMES = 4
 _MARKER = re.compile(r"\[\d+(?:,\s*\d+)*\]")
 
 
@@ -85,13 +89,48 @@ def _names(text: str) -> list[str]:
     for match in _NAME.finditer(text):
         # The first word of a sentence, or after a colon ("Ifølge artiklerne: Relateret til ..."),
         # is capitalised anyway; keep it only when a name follows.
-        before = text[: match.start()].rstrip()
-        at_start = not before or before[-1] in SENTENCE_OPENERS
+        before = text[: match.start()].rstrip(" \t")
+        at_start = not before or before[-1] in SENTENCE_OPENERS or before[-1] == "\n"
         name = match.group(0)
         if at_start and " " not in name:
             continue
         names.append(name)
     return names
+
+
+def _carried_names(question: str, history: Sequence[Mapping[str, object]], lang: str) -> list[str]:
+    """The previous question's names and, when the question names nothing, the names the previous
+    question leaned on itself and the first ANSWER_NAMES names of the previous answer ("det første
+    af dem" is among them); at most TOPIC_NAMES, none the question repeats.
+
+    Through the names a follow-up leaned on, the subject of a conversation lasts: "Hvad er
+    Borgerdesign?", "Hvem står bag?", "Hvornår startede det?" asks about Borgerdesign, not only
+    about whom the second answer named.
+    """
+    previous = last_user_turn(history)
+    earlier = _before_last_user_turn(history)
+    names = _names(previous)
+    # Only a question that names nothing itself leans on what came before the previous question
+    # and on what the answer named: "Hvor foregår Nevenra?" must not drift to another article
+    # because the last answer mentioned Volda.
+    if not _names(question):
+        if is_follow_up(previous, earlier):
+            names += _carried_names(previous, earlier, lang)
+        answer = _names(_MARKER.sub(" ", _last_answer(history)))
+        answered = [n for n in answer if n not in names and n not in previous]
+        names += answered[:ANSWER_NAMES]
+    carried: list[str] = []
+    for name in names:
+        if name not in question and name not in carried and len(carried) < TOPIC_NAMES:
+            carried.append(name)
+    return carried
+
+
+def _before_last_user_turn(history: Sequence[Mapping[str, object]]) -> Sequence[Mapping[str, object]]:
+    for i in range(len(history) - 1, -1, -1):
+        if history[i].get("role") == "user" and isinstance(history[i].get("content"), str):
+            return history[:i]
+    return ()
 
 
 def _last_answer(history: Sequence[Mapping[str, object]]) -> str:
@@ -102,21 +141,13 @@ def _last_answer(history: Sequence[Mapping[str, object]]) -> str:
 
 
 def rewrite_follow_up(question: str, history: Sequence[Mapping[str, object]], lang: str) -> str:
-    """The question plus the previous question's names and content words it does not repeat, and,
-    when the question names nothing, the first ANSWER_NAMES names of the previous answer ("det
-    første af dem" is among them)."""
+    """The question plus the names it leans on (`_carried_names`) and the previous question's
+    content words it does not repeat."""
     previous = last_user_turn(history)
     if not previous:
         return question
     own = set(content_stems(question, lang))
-    carried: list[str] = []
-    # Only a question that names nothing itself leans on what the answer named: "Hvor foregår
-    # Nevenra?" must not drift to another article because the last answer mentioned Volda.
-    answered = [] if _names(question) else _names(_MARKER.sub(" ", _last_answer(history)))
-    answered = [n for n in answered if n not in previous]
-    for name in _names(previous) + answered[:ANSWER_NAMES]:
-        if name not in question and name not in carried:
-            carried.append(name)
+    carried = _carried_names(question, history, lang)
     seen = set(own)
     for word in tokenize(previous):
         stems = content_stems(word, lang)
