@@ -4,7 +4,7 @@ The retriever reads the published snapshot (chunk texts, article facts, BM25) an
 collection it names. Dense hits count only when their article hash matches the snapshot, so
 a re-index in progress never mixes new vectors with old text. The two rankings are fused by
 normalised scores with a small dense weight (or weighted reciprocal rank); the method and weight
-were chosen on the dev sets by bench/tune_fusion.py (see README, Evaluation).
+were chosen on the dev sets by bench/tune_fusion.py (figures in docs/evaluation-log.md).
 """
 
 from __future__ import annotations
@@ -182,8 +182,11 @@ class Retriever:
         mask = snap.mask(filters) if filters and filters.active() else None
         depth = max(_DEPTH, k * 3)
         rankings: list[tuple[list[tuple[int, float]], float]] = []
+        lows: list[float | None] = []
         if mode in ("hybrid", "bm25"):
-            rankings.append((self.lexical_hits(snap, query, depth, mask), 1.0))
+            lexical = self.lexical_hits(snap, query, depth, mask)
+            rankings.append((lexical, 1.0))
+            lows.append(0.0 if len(lexical) < depth else None)  # every match listed: the rest score 0
         if mode in ("hybrid", "dense"):
             try:
                 rankings.append((self.dense_hits(snap, query, depth, mask), self.settings.dense_weight))
@@ -196,7 +199,7 @@ class Retriever:
         if self.settings.fusion == "rrf" or len(rankings) == 1:
             fused = fuse(rankings, self.settings.rrf_k)
         else:
-            fused = fuse_scores(rankings)
+            fused = fuse_scores(rankings, lows)
         return self._passages(snap, _dedupe(snap, fused, k))
 
     def _passages(self, snap: _Snapshot, scored: list[tuple[int, float]]) -> list[Passage]:
@@ -318,19 +321,26 @@ def fuse(
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
-def fuse_scores(rankings: Sequence[tuple[Sequence[tuple[int, float]], float]]) -> list[tuple[int, float]]:
+def fuse_scores(
+    rankings: Sequence[tuple[Sequence[tuple[int, float]], float]], lows: Sequence[float | None] = ()
+) -> list[tuple[int, float]]:
     """Sum of weight × score, each ranking's scores scaled to [0, 1] by min-max.
 
     BM25 scores are unbounded and cosines are not comparable across queries; after scaling, a
     small dense weight only reorders candidates that BM25 finds close, which is what the dev sets
-    reward (see bench/tune_fusion.py).
+    reward (see bench/tune_fusion.py). `lows[i]`, when given, is what every chunk that ranking i
+    leaves out scores, and is then the minimum: BM25 lists only the chunks that match, so when it
+    lists fewer than it was asked for, the rest score 0. Scaled from its own last hit instead, the
+    last of a few matches scored 0 and lost to chunks the dense side alone found ("Hvem er Julie
+    Becher?" over corpus/: the second of two chunks that name her fell out of the top 5).
     """
     scores: dict[int, float] = {}
-    for ranking, weight in rankings:
+    for i, (ranking, weight) in enumerate(rankings):
         if weight <= 0 or not ranking:
             continue
         values = [score for _, score in ranking]
-        low, high = min(values), max(values)
+        floor = lows[i] if i < len(lows) else None
+        low, high = min(values) if floor is None else min(floor, *values), max(values)
         span = (high - low) or 1.0
         for pos, score in ranking:
             scores[pos] = scores.get(pos, 0.0) + weight * (score - low) / span

@@ -31,8 +31,9 @@ _BATCH = 200  # Chroma recommends 50-250 per write
 # dev questions (mean overlap 0.91, worst 0.58), and the set changed from process to process:
 # Chroma re-inserts the vectors it has not yet written to the graph file (there 347 of 4,459) on
 # every load, and the graph differs each time. At 1000: 95 of 100 exact, overlap 0.999, and
-# three eval runs in separate processes agreed on all 500 SQuAD-da questions (README,
-# Evaluation). Cost per query: +0.3 ms at 4.5k chunks; p95 3.4 -> 6.0 ms on 100k synthetic vectors.
+# three eval runs in separate processes agreed on all 500 SQuAD-da questions
+# (docs/evaluation-log.md). Cost per query: +0.3 ms at 4.5k chunks; p95 3.4 -> 6.0 ms on 100k
+# synthetic vectors.
 EF_SEARCH = 1000
 _CLIENTS: dict[str, Any] = {}
 _CLIENTS_LOCK = threading.Lock()

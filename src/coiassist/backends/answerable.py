@@ -67,7 +67,7 @@ def answering_articles(question: str, sources: Sequence[Source], lang: str) -> l
     that mentions only the one: with the hand-written questions asked of corpus/ plus
     the 667 UD documents, "Kven er ordførar i Asker kommune?" was answered from COI's article on
     Asker. Holding the other rules to each article on its own cost more than it caught
-    (README, Evaluation).
+    (docs/evaluation-log.md).
     """
     names = names_in(question)
     mentioning = sources_mentioning(names, sources) if names else []

@@ -13,7 +13,7 @@ is above 0, by their embedding similarity to the question too (the index's own m
 answer, and with how many sentences, rests on the shared words alone, so a weak or failing model
 never makes it answer; without the model it goes on by the words. The weight is 0 by default: with
 the bundled English MiniLM no weight chose better sentences on the dev sets once answers were kept
-as long (bench/calibrate_extractive.py --similarity-weight; README, Evaluation).
+as long (bench/calibrate_extractive.py --similarity-weight; docs/evaluation-log.md).
 """
 
 from __future__ import annotations
