@@ -10,7 +10,7 @@ import pytest
 from coiassist.config import Settings
 from coiassist.embeddings import Embedder
 from coiassist.indexer import index_corpus
-from coiassist.retrieval import MODES, Retriever, SearchFilters, fuse, fuse_scores
+from coiassist.retrieval import MODES, Retriever, SearchFilters, _dedupe, fuse, fuse_scores
 from tests.conftest import ARTICLES, REPO, write_corpus
 
 # Three articles about the same subject in two languages and years, so filters have work to do.
@@ -62,10 +62,27 @@ def test_reciprocal_rank_fusion_adds_weighted_reciprocal_ranks() -> None:
     assert fused == pytest.approx({1: 1 / 61, 2: 1 / 62 + 0.5 / 61, 3: 0.5 / 62})
 
 
+def test_a_chunk_that_mostly_repeats_a_better_one_of_its_article_is_dropped() -> None:
+    class Rows:  # (chunk id, article, ordinal, start, end, page) per position, as a snapshot has them
+        rows = [("a:0", "a", 0, 0, 1000, 0), ("a:1", "a", 1, 400, 1400, 0), ("b:0", "b", 0, 400, 1400, 0)]
+        rows += [("a:2", "a", 2, 900, 1900, 0)]
+
+    fused = [(0, 1.0), (1, 0.9), (2, 0.8), (3, 0.7)]
+    # a:1 shares 600 of its 1000 characters with a:0; a:2 only 100; b:0 is another article.
+    assert _dedupe(Rows(), fused, k=5) == [(0, 1.0), (2, 0.8), (3, 0.7)]
+    assert _dedupe(Rows(), fused, k=2) == [(0, 1.0), (2, 0.8)]
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_every_mode_finds_the_subject_and_returns_each_passage_once(retriever: Retriever, mode: str) -> None:
     hits = retriever.search(QUERY, k=4, mode=mode)
     assert hits and len({h.chunk_id for h in hits}) == len(hits)
+    for i, a in enumerate(hits):  # chunks overlap; one that mostly repeats a better one is dropped
+        for b in hits[i + 1 :]:
+            if a.article_id == b.article_id:
+                assert min(a.end, b.end) - max(a.start, b.start) <= 0.5 * min(
+                    a.end - a.start, b.end - b.start
+                )
     if mode != "dense":  # the English-trained model is weak on Norwegian, so only BM25 is held to it
         assert hits[0].title.startswith("Tillit")
 
