@@ -95,3 +95,10 @@ def test_joined_content_stems_add_hyphenated_words_written_as_one() -> None:
     text = "tankegangen rundt Utenfor-regnskapet i 2020-tallet"
     assert content_stems(text, "nb") == ["tankegang", "rund", "utenfor", "regnskap", "2020", "tall"]
     assert content_stems(text, "nb", joined=True)[-1:] == ["utenforregnskap"]  # not "2020tall"
+
+
+def test_nynorsk_noreg_and_norge_find_each_other() -> None:
+    # Nynorsk writes "Noreg" for Norway; Bokmål and Danish write "Norge".
+    assert set(query_terms("Norge")) <= set(query_terms("Kvifor ser danskar til Noreg?"))
+    assert set(query_terms("Noreg")) <= set(query_terms("Hvorfor ser danskere til Norge?"))
+    assert content_stems("Noregs kommunar", "nn")[0] == content_stems("Norges kommuner", "nb")[0]

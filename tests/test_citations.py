@@ -314,3 +314,9 @@ def test_spelt_alike_allows_an_edit_or_two_by_length() -> None:
     assert not known.spelt_alike("klima")
     assert known.spelt_alike("kafe")  # one edit, four letters
     assert not known.spelt_alike("ka")  # too short to say
+
+
+def test_noreg_is_the_nynorsk_name_of_norge() -> None:
+    assert name_found("Noreg", "Premien var en studietur til Norge.")
+    assert name_found("Norge", "Premien var ei studiereise til Noreg.")
+    assert not name_found("Noreg", "Premien var en studietur til Sverige.")

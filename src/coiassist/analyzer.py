@@ -107,6 +107,17 @@ _HYPHENATED = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
 # Only characters outside ASCII and æøå are looked at, so Danish text costs one regex scan.
 _FOREIGN_LETTER = re.compile(r"[^\x00-\x7fæøå]")
 _NORDIC_FOLDS = {"ä": "æ", "ö": "ø"}
+# Names the written standards spell apart, normalised: Nynorsk "Noreg" is Bokmål and Danish
+# "Norge". Queries look for both spellings, and content stems use the second, so a Nynorsk
+# question about Norway finds and is answered by the articles that say "Norge", and the reverse.
+_SPELT_APART = {"noreg": "norge", "noregs": "norges"}
+_OTHER_SPELLING = {**_SPELT_APART, **{b: a for a, b in _SPELT_APART.items()}}
+
+
+def spellings(word: str) -> tuple[str, ...]:
+    """A normalised word and its spelling in the other written standard, if they differ."""
+    other = _OTHER_SPELLING.get(word)
+    return (word, other) if other else (word,)
 
 
 def normalize(text: str) -> str:
@@ -201,13 +212,14 @@ class Analyzer:
         family = None if lang is None else stem_family(lang)
         terms: dict[str, None] = {}
         for word in tokenize(text):
-            terms.update(dict.fromkeys(self._query_word(word, family)))
+            for spelling in spellings(word):
+                terms.update(dict.fromkeys(self._query_word(spelling, family)))
         return list(terms)
 
     def content_stems(self, text: str, lang: str, joined: bool = False) -> list[str]:
         family = stem_family(lang)
         stopwords = _STOPWORDS[family]
-        stems = [_stem_word(family, w) for w in tokenize(text) if w not in stopwords]
+        stems = [_stem_word(family, _SPELT_APART.get(w, w)) for w in tokenize(text) if w not in stopwords]
         if joined and "-" in text:
             for word in _HYPHENATED.findall(normalize(text)):
                 stems.append(_stem_word(family, word.replace("-", "")))

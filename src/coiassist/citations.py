@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from coiassist import sentences
-from coiassist.analyzer import content_stems, tokenize
+from coiassist.analyzer import content_stems, spellings, tokenize
 from coiassist.errors import ConfigError
 from coiassist.models import SentenceCheck
 from coiassist.phrases import is_frame_phrase
@@ -246,8 +246,11 @@ def name_found(name: str, text: str) -> bool:
     lone = len(tokenize(name)) == 1  # a one-word name may be a noun in its definite form
     for part in name.split("-"):
         common_noun = part[:1].islower()
-        for token in map(_fold, tokenize(part)):
-            if token in folded or (token.endswith("s") and token[:-1] in folded):
+        for word in tokenize(part):
+            token = _fold(word)
+            if any(_fold(w) in folded for w in spellings(word)) or (
+                token.endswith("s") and token[:-1] in folded
+            ):
                 continue
             if part.isupper() and token in initials:
                 continue  # "COI" in a text that says "Center for Offentlig Innovation"
