@@ -98,7 +98,7 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def _carried_names(question: str, history: Sequence[Mapping[str, object]], lang: str) -> list[str]:
+def _carried_names(question: str, history: Sequence[Mapping[str, object]]) -> list[str]:
     """The previous question's names and, when the question names nothing, the names the previous
     question leaned on itself and the first ANSWER_NAMES names of the previous answer ("det første
     af dem" is among them); at most TOPIC_NAMES, none the question repeats.
@@ -115,7 +115,7 @@ def _carried_names(question: str, history: Sequence[Mapping[str, object]], lang:
     # because the last answer mentioned Volda.
     if not _names(question):
         if is_follow_up(previous, earlier):
-            names += _carried_names(previous, earlier, lang)
+            names += _carried_names(previous, earlier)
         answer = _names(_MARKER.sub(" ", _last_answer(history)))
         answered = [n for n in answer if n not in names and n not in previous]
         names += answered[:ANSWER_NAMES]
@@ -147,7 +147,7 @@ def rewrite_follow_up(question: str, history: Sequence[Mapping[str, object]], la
     if not previous:
         return question
     own = set(content_stems(question, lang))
-    carried = _carried_names(question, history, lang)
+    carried = _carried_names(question, history)
     seen = set(own)
     for word in tokenize(previous):
         stems = content_stems(word, lang)

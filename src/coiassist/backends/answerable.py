@@ -142,11 +142,10 @@ def _asks_only_unknown(question: str, names: Sequence[str], known: StemSet, lang
     2026-12-03, let "Hvordan går det med klimaet i Danmark?" be answered from the Norwegian
     article; now 0.636 (da) and 0.802 (nb) of the dev questions put to related other-language
     passages are refused instead of 0.630 and 0.794, and no other dev calibration case or
-    hand-written answer changed. The word
-    for the kind of answer ("Hvilket yrke ...", "Fra hvilken by ...") proves nothing when missing:
-    with it left out, 2.6% of answerable Bokmål dev questions were refused instead of 3.3%
-    (answer string 0.799 -> 0.807), and 0.491 of those put to related passages instead of 0.496;
-    Danish figures unchanged.
+    hand-written answer changed. The word for the kind of answer ("Hvilket yrke ...", "Fra
+    hvilken by ...") proves nothing when missing: with it left out, 2.6% of answerable Bokmål dev
+    questions were refused instead of 3.3% (answer string 0.799 -> 0.807), and 0.491 of those put
+    to related passages instead of 0.496; Danish figures unchanged.
     """
     if not names:
         return False
