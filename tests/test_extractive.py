@@ -832,3 +832,14 @@ def test_named_subject_asked_about_in_words_no_source_holds_is_refused_across_la
     assert ask(backend, "Hvordan går det med klimaet i Danmark?", "da", norwegian) == PHRASES["da"].refusal
     answer = ask(backend, "Hvad siger Jeppesen om investeringer i Danmark?", "da", norwegian)
     assert "fond eller sosiale entreprenører" in answer
+
+
+def test_year_the_question_names_must_be_in_the_article_quoted(backend, danish, norwegian) -> None:
+    # The Danish article is about the 2020 event; "2019" is only in the Norwegian one.
+    asked = "Hvor mange deltog i Velfærdens Innovationsdag i 2019?"
+    assert ask(backend, asked, "da", (*danish, *norwegian)) == PHRASES["da"].refusal
+    answer = ask(backend, "Hvor mange velfærdsinnovatører samledes i Øksnehallen i 2020?", "da", danish)
+    assert "500+ velfærdsinnovatører" in answer
+    # A decade is no year the article must give.
+    decade = (Source(1, "Kraft", "Vannkraften ble bygd ut i 1925 og dekket snart hele byen.", "nb"),)
+    assert "1925" in ask(backend, "Når ble vannkraften bygd ut på 1920-tallet?", "nb", decade)
