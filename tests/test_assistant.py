@@ -273,6 +273,23 @@ def test_question_about_what_an_article_says_is_answered_by_its_lede(assistant: 
     assert assistant.ask("Hvad handler artiklen om kunstig intelligens i Grønland om?").abstained
 
 
+def test_which_articles_question_gets_the_first_sentence_of_each_article_about_it(
+    assistant: Assistant,
+) -> None:
+    # The five best passages for "Norge" are all in the Norwegian article; the Danish one says
+    # "I Norge taler man om 'Kommune Kollaps'" further down.
+    assert {p.article_id for p in assistant.retriever.search("Norge", k=5)} == {NORWEGIAN}
+    answer = assistant.ask("Hvilke artikler handler om Norge?")
+    assert [c.chunk_id for c in answer.citations] == [f"{NORWEGIAN}:0", f"{DANISH}:0"]
+    # The first sentence after the pull quote and its byline, not the pull quote.
+    assert "I 2019 vant Region Syddanmark den danske innovasjonsprisen" in answer.answer
+    assert "COI var at finde til Velfærdens Innovationsdag 2020." in answer.answer
+    assert all(check.supported for check in answer.checks)
+    only = assistant.ask("Kva artiklar handlar om Jocelyne Bourgon?")
+    assert [c.article_id for c in only.citations] == [DANISH]
+    assert assistant.ask("Hvilke artikler handler om kunstig intelligens i Grønland?").abstained
+
+
 def test_openings_are_the_first_chunks_of_the_articles_found(assistant: Assistant) -> None:
     retriever = assistant.retriever
     passages = [

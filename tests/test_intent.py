@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from coiassist.analyzer import content_stems
-from coiassist.intent import asks_summary, listed, search_text, summary_subject, without_article_words
+from coiassist.intent import (
+    asks_summary,
+    asks_which_articles,
+    listed,
+    search_text,
+    summary_subject,
+    without_article_words,
+)
 
 
 @pytest.mark.parametrize(
@@ -90,3 +97,18 @@ def test_search_is_for_the_subject_of_a_summary_question() -> None:
 )
 def test_list_questions_say_how_many_of_what(question: str, count: int, words: tuple[str, ...]) -> None:
     assert listed(question) == (count, words)
+
+
+@pytest.mark.parametrize(
+    ("question", "which"),
+    [
+        ("Hvilke artikler handler om Norge?", True),
+        ("Kva artiklar handlar om Asker?", True),
+        ("Hvilke tekster omhandler borgerinddragelse?", True),
+        ("Hvilken artikel handler om Borgerdesign?", False),  # one article: its lede
+        ("Hvad handler artiklen om Velfærdens Innovationsdag om?", False),
+    ],
+)
+def test_which_articles_is_a_question_for_several(question: str, which: bool) -> None:
+    assert asks_summary(question)
+    assert asks_which_articles(question) is which

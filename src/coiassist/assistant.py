@@ -26,6 +26,8 @@ from coiassist.sanitize import clean_question, strip_markup
 from coiassist.tokens import fit_sources
 
 log = logging.getLogger(__name__)
+# "Hvilke artikler ...?" searches this many times `top_k` passages deep for distinct articles.
+WHICH_ARTICLES_DEPTH = 5
 History = Sequence[Mapping[str, Any]]
 
 
@@ -114,6 +116,18 @@ class Assistant:
                 )
         return conversation.rewrite_follow_up(question, history, lang)
 
+    def _retrieve(self, query: str, filters: SearchFilters | None) -> list[Passage]:
+        """The passages for the (standalone) question. "Hvilke artikler handler om X?" gets the best
+        passage of each of as many articles, from a deeper search: the best passages for X are
+        often all in one article."""
+        k = self.settings.top_k
+        text = intent.search_text(query)
+        if intent.asks_summary(query) and intent.asks_which_articles(query):
+            return _best_of_each_article(
+                self.retriever.search(text, k=k * WHICH_ARTICLES_DEPTH, filters=filters), k
+            )
+        return self.retriever.search(text, k=k, filters=filters)
+
     def stream(
         self,
         question: str,
@@ -132,7 +146,7 @@ class Assistant:
         timings["language_and_rewrite"] = _ms(clock)
 
         step = time.perf_counter()
-        passages = self.retriever.search(intent.search_text(query), k=self.settings.top_k, filters=filters)
+        passages = self._retrieve(query, filters)
         if passages and intent.asks_summary(query):
             passages = passages + self.retriever.openings(passages)
         count, _ = intent.listed(query)
@@ -270,6 +284,14 @@ class Assistant:
 # posterior on fewer words that is clear enough all the same.
 _MIN_OWN_WORDS = 3
 _CLEAR = 0.6  # as confident as language.detect_question_language asks a question to be
+
+
+def _best_of_each_article(passages: Sequence[Passage], most: int) -> list[Passage]:
+    """The best-ranked passage of each article, in rank order, at most `most` of them."""
+    best: dict[str, Passage] = {}
+    for passage in passages:
+        best.setdefault(passage.article_id, passage)
+    return list(best.values())[:most]
 
 
 def _sources(passages: Sequence[Passage], retrieved: int) -> list[Source]:

@@ -75,6 +75,17 @@ def asks_summary(question: str) -> bool:
     return bool(_ARTICLE_WORD.search(text) and _SUMMING_OR_ABOUT.search(text))
 
 
+# "Hvilke artikler handler om Norge?", "Kva artiklar ...": asks which articles, not what one says.
+_WHICH_ARTICLES = re.compile(
+    r"\b(?:hvilke|kva|kva for|hvilken|hvilket)\s+(?:artikler|artiklar|tekster|tekstar|indlæg|innlegg)\b"
+)
+
+
+def asks_which_articles(question: str) -> bool:
+    """Does a summary question ask which articles (plural) are about its subject?"""
+    return bool(_WHICH_ARTICLES.search(" ".join(tokenize(question))))
+
+
 def summary_subject(question: str) -> str:
     """The question without its words of asking about an article: what the article is about
     ("danske prisvindere" of "Opsummer artiklen om de danske prisvindere"), in its own casing

@@ -46,7 +46,7 @@ from coiassist.citations import StemSet, names_in
 from coiassist.config import Settings
 from coiassist.embeddings import Embedder, load_embedder
 from coiassist.errors import CoiassistError
-from coiassist.intent import asks_summary, listed, summary_subject, without_article_words
+from coiassist.intent import asks_summary, asks_which_articles, listed, summary_subject, without_article_words
 from coiassist.phrases import phrases_for
 from coiassist.sentences import split_sentences
 
@@ -475,12 +475,29 @@ def _summary(
     evidence = _compose(subject, score_sentences(subject, sources, lang, similarity), given)
     if not evidence:
         return []
-    article = article_of(sources[evidence[0].order[0]])
-    own = [s for s in given if article_of(s) == article]
-    if known_stems(own, lang, loose=False).share_of(content_stems(subject, lang)) < SUMMARY_SUBJECT_SHARE:
+    first = article_of(sources[evidence[0].order[0]])
+    wanted = content_stems(subject, lang)
+    if asks_which_articles(question):
+        # "Hvilke artikler handler om Norge?": the first sentence of each article that holds the
+        # subject, the best-matching one first; the citations show their titles.
+        articles = [first, *(article_of(s) for s in sources)]
+        ledes = [_first_sentence(a, given, wanted, lang) for a in dict.fromkeys(articles)]
+        return [c for c in ledes if c is not None][:MAX_SENTENCES] or evidence[:1]
+    own = [s for s in given if article_of(s) == first]
+    if known_stems(own, lang, loose=False).share_of(wanted) < SUMMARY_SUBJECT_SHARE:
         return []
     opening = next((s for s in own if s.opening), None)
     return (lede(opening, given, MAX_SENTENCES) if opening else []) or evidence
+
+
+def _first_sentence(article: str, given: Sequence[Source], wanted: list[str], lang: str) -> Candidate | None:
+    """The first sentence of the article's lede when the article holds enough of the subject."""
+    own = [s for s in given if article_of(s) == article]
+    if known_stems(own, lang, loose=False).share_of(wanted) < SUMMARY_SUBJECT_SHARE:
+        return None
+    opening = next((s for s in own if s.opening), None)
+    found = lede(opening, given, MAX_SENTENCES) if opening else []  # 1 would keep a pull quote
+    return found[0] if found else None
 
 
 def _no_heading_last(answer: list[Candidate]) -> list[Candidate]:
