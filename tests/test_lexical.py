@@ -147,3 +147,22 @@ def test_documents_without_any_terms_find_nothing() -> None:
     index = LexicalIndex.build(["a", "b"], [[], []])
     assert len(index) == 2
     assert index.search(query_terms("noget som helst"), k=5) == []
+
+
+def test_emphasised_name_outweighs_common_words_it_would_lose_to() -> None:
+    passages = {
+        "kirke": "Kirken blev kritiseret af mange borgere.",
+        "lortie": "Andrew Lortie var kendt for sin kritik af paven og kirken.",
+        "byen": "Byen havde mange præster.",
+        "paven": "Paven besøgte London.",
+        "messen": "Messen varede to timer.",
+        "skolen": "Skolen fik nye bøger.",
+    }
+    index = LexicalIndex.build(list(passages), [index_terms(t, "da") for t in passages.values()])
+    question = query_terms("Hvad kritiserede Lortie ved kirken?")
+    plain = index.search(question, k=3)
+    assert [hit[0] for hit in plain[:2]] == ["kirke", "lortie"]  # two shared words beat the name
+    stressed = index.search(question, k=3, emphasis=query_terms("Lortie"), emphasis_weight=0.75)
+    assert [hit[0] for hit in stressed[:2]] == ["lortie", "kirke"]
+    # A weight of 0 changes nothing.
+    assert index.search(question, k=3, emphasis=query_terms("Lortie")) == plain

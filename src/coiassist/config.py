@@ -60,6 +60,11 @@ class Settings:
     dense_weight: float = _setting(
         0.1, "Weight of the dense side in the fusion (BM25 has weight 1); chosen on the dev sets."
     )
+    name_weight: float = _setting(
+        0.5,
+        'Extra BM25 weight of the question\'s names (capitalised words inside it, "Lortie", '
+        '"Djengis Khan"): they say what it is about; chosen on the dev sets, 0 turns it off.',
+    )
     rrf_k: int = _setting(60, "Rank constant of the reciprocal-rank fusion (fusion = rrf).")
     top_k: int = _setting(5, "Passages given to the answer backend.")
     extractive_similarity_weight: float = _setting(

@@ -125,18 +125,27 @@ class LexicalIndex:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def scores(self, query_terms: Sequence[str], ngram_weight: float = NGRAM_WEIGHT) -> np.ndarray | None:
+    def scores(
+        self,
+        query_terms: Sequence[str],
+        ngram_weight: float = NGRAM_WEIGHT,
+        emphasis: Sequence[str] = (),
+        emphasis_weight: float = 0.0,
+    ) -> np.ndarray | None:
         """BM25 score of every document in index order, or None when no query term is indexed.
 
-        Stems count fully and n-gram terms (see `coiassist.analyzer`) at `ngram_weight`.
+        Stems count fully and n-gram terms (see `coiassist.analyzer`) at `ngram_weight`; the stems
+        in `emphasis` (the question's names) count `emphasis_weight` more.
         """
         if self._bm25 is None:
             return None
         unique = [t for t in dict.fromkeys(query_terms) if t]
+        stressed = [t for t in dict.fromkeys(emphasis) if t and not t.startswith(NGRAM_PREFIX)]
         total: np.ndarray | None = None
         for weight, group in (
             (1.0, [t for t in unique if not t.startswith(NGRAM_PREFIX)]),
             (ngram_weight, [t for t in unique if t.startswith(NGRAM_PREFIX)]),
+            (emphasis_weight, stressed),
         ):
             token_ids = self._bm25.get_tokens_ids(group)
             if token_ids and weight:
@@ -145,10 +154,16 @@ class LexicalIndex:
         return total
 
     def search(
-        self, query_terms: Sequence[str], k: int, allowed: np.ndarray | None = None
+        self,
+        query_terms: Sequence[str],
+        k: int,
+        allowed: np.ndarray | None = None,
+        emphasis: Sequence[str] = (),
+        emphasis_weight: float = 0.0,
     ) -> list[tuple[str, float]]:
-        """Top `k` (id, score) with a positive score; `allowed` masks positions (metadata filters)."""
-        scores = self.scores(query_terms)
+        """Top `k` (id, score) with a positive score; `allowed` masks positions (metadata filters),
+        `emphasis` stems count `emphasis_weight` more (see `scores`)."""
+        scores = self.scores(query_terms, emphasis=emphasis, emphasis_weight=emphasis_weight)
         if scores is None or k <= 0:
             return []
         if allowed is not None:

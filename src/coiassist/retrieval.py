@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from coiassist import analyzer
+from coiassist.citations import names_in
 from coiassist.config import Settings
 from coiassist.embeddings import Embedder, load_embedder
 from coiassist.errors import CoiassistError, ConfigError, IndexCorruptError
@@ -148,9 +149,16 @@ class Retriever:
     def lexical_hits(
         self, snap: _Snapshot, query: str, depth: int, mask: np.ndarray | None
     ) -> list[tuple[int, float]]:
-        """(position, BM25 score), best first."""
+        """(position, BM25 score), best first. The question's names count `name_weight` more: a rare
+        name ("Lortie") says which passage it asks about, where the other words ("katolsk kirke",
+        "kritiserede") match many (the `name_weight` setting)."""
         terms = analyzer.query_terms(query)
-        return [(snap.position[cid], score) for cid, score in snap.lexical.search(terms, depth, allowed=mask)]
+        names = names_in(query)
+        stressed = analyzer.query_terms(" ".join(names)) if names else []
+        hits = snap.lexical.search(
+            terms, depth, allowed=mask, emphasis=stressed, emphasis_weight=self.settings.name_weight
+        )
+        return [(snap.position[cid], score) for cid, score in hits]
 
     def dense_hits(
         self, snap: _Snapshot, query: str, depth: int, mask: np.ndarray | None
