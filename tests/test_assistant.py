@@ -360,3 +360,8 @@ def test_the_subject_of_a_conversation_lasts_through_follow_ups() -> None:
     assert query.startswith("Hvornår startede det? (Borgerdesign COI Region Midtjylland")
     # A follow-up that names its own subject drops the older one.
     assert "Borgerdesign" not in rewrite_follow_up("Og Borgerservice-to-go?", history, "da")
+    # The subject is looked for a few follow-ups back, not through a whole long chat.
+    long_chat = history[:2] + history[2:] * 3000
+    assert rewrite_follow_up("Hvornår startede det?", long_chat, "da").startswith(
+        "Hvornår startede det? (COI"
+    )

@@ -66,6 +66,8 @@ _SHORT = 6  # words; shorter questions rarely stand alone
 ANSWER_NAMES = 2
 # Names carried in all: those of the conversation's subject first, then the last answer's.
 TOPIC_NAMES = 4
+# Earlier questions a follow-up's subject is looked for in, when each was a follow-up too.
+TOPIC_TURNS = 4
 _MARKER = re.compile(r"\[\d+(?:,\s*\d+)*\]")
 
 
@@ -98,7 +100,9 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def _carried_names(question: str, history: Sequence[Mapping[str, object]]) -> list[str]:
+def _carried_names(
+    question: str, history: Sequence[Mapping[str, object]], turns: int = TOPIC_TURNS
+) -> list[str]:
     """The previous question's names and, when the question names nothing, the names the previous
     question leaned on itself and the first ANSWER_NAMES names of the previous answer ("det første
     af dem" is among them); at most TOPIC_NAMES, none the question repeats.
@@ -114,8 +118,8 @@ def _carried_names(question: str, history: Sequence[Mapping[str, object]]) -> li
     # and on what the answer named: "Hvor foregår Nevenra?" must not drift to another article
     # because the last answer mentioned Volda.
     if not _names(question):
-        if is_follow_up(previous, earlier):
-            names += _carried_names(previous, earlier)
+        if turns > 1 and is_follow_up(previous, earlier):
+            names += _carried_names(previous, earlier, turns - 1)
         answer = _names(_MARKER.sub(" ", _last_answer(history)))
         answered = [n for n in answer if n not in names and n not in previous]
         names += answered[:ANSWER_NAMES]
