@@ -112,3 +112,9 @@ def test_list_questions_say_how_many_of_what(question: str, count: int, words: t
 def test_which_articles_is_a_question_for_several(question: str, which: bool) -> None:
     assert asks_summary(question)
     assert asks_which_articles(question) is which
+
+
+def test_names_of_a_rewritten_follow_up_include_the_first_carried_one() -> None:
+    # A word after "(" reads as a clause's first, but in a rewrite it is the conversation's subject.
+    assert names("Hvornår startede det? (Borgerdesign COI står bag)") == ["Borgerdesign", "COI"]
+    assert names("Hvem er Julie Becher?") == ["Julie", "Becher"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 
 from coiassist.analyzer import normalize, tokenize
+from coiassist.citations import names_in
 
 _ARTICLE = r"(?:artik\w*|tekst\w*|indl[æe]g\w*|innlegg\w*)"
 _SUMMING = (
@@ -96,6 +97,14 @@ def summary_subject(question: str) -> str:
         if bare and not _META.match(normalize(bare)):
             words.append(bare)
     return " ".join(words)
+
+
+def names(question: str) -> list[str]:
+    """The names a (standalone) question holds (`citations.names_in`), with every capitalised word
+    of the part a follow-up's rewrite carries in parentheses: "Hvornår startede det? (Borgerdesign
+    COI står bag)" is about Borgerdesign, though a word after "(" reads as a clause's first."""
+    head, _, carried = question.partition(" (")
+    return names_in(head) + [w.strip("(),.?") for w in carried.split() if w[:1].isupper()]
 
 
 def without_article_words(question: str) -> str:

@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from coiassist import analyzer
-from coiassist.citations import names_in
+from coiassist import analyzer, intent
 from coiassist.config import Settings
 from coiassist.embeddings import Embedder, load_embedder
 from coiassist.errors import CoiassistError, ConfigError, IndexCorruptError
@@ -153,7 +152,7 @@ class Retriever:
         name ("Lortie") says which passage it asks about, where the other words ("katolsk kirke",
         "kritiserede") match many (the `name_weight` setting)."""
         terms = analyzer.query_terms(query)
-        names = names_in(query)
+        names = intent.names(query)
         stressed = analyzer.query_terms(" ".join(names)) if names else []
         hits = snap.lexical.search(
             terms, depth, allowed=mask, emphasis=stressed, emphasis_weight=self.settings.name_weight
