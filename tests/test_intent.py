@@ -9,6 +9,7 @@ from coiassist.intent import (
     asks_summary,
     asks_which_articles,
     listed,
+    names,
     search_text,
     summary_subject,
     without_article_words,
