@@ -189,6 +189,7 @@ def load_settings(overrides: dict[str, Any] | None = None, config_file: Path | N
         raise ConfigError("chunk_overlap_tokens must be smaller than chunk_tokens")
     if settings.top_k < 1:
         raise ConfigError("top_k must be at least 1")
-    if settings.extractive_similarity_weight < 0:
-        raise ConfigError("extractive_similarity_weight must be 0 or more")
+    for weight in ("dense_weight", "name_weight", "extractive_similarity_weight"):
+        if getattr(settings, weight) < 0:
+            raise ConfigError(f"{weight} must be 0 or more")
     return settings
