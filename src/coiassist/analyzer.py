@@ -97,7 +97,7 @@ class AnalyzerConfig:
 DEFAULT_CONFIG = AnalyzerConfig()
 # Part of the collection name: bump it whenever index terms for the same text would change, so
 # an index analysed the old way is rebuilt rather than queried with differently analysed terms.
-ANALYZER_VERSION = "1"
+ANALYZER_VERSION = "2"
 
 # Apostrophes and possessive "'s" ("NTB's" → "ntb") are dropped; hyphens split words ("VM-gull").
 _POSSESSIVE = re.compile(r"(?<=\w)['’´`]s\b")
@@ -169,7 +169,7 @@ class Analyzer:
     def _stem(self, family: str, word: str) -> str:
         if not self.config.stem or word[0].isdigit():
             return word
-        return str(_STEMMERS[family].stemWord(word))
+        return _stem_word(family, word)
 
     def _ngrams(self, word: str) -> list[str]:
         n = self.config.ngram
@@ -226,9 +226,19 @@ class Analyzer:
         return stems
 
 
+# Snowball's Norwegian stemmer strips "-er" only from a noun's indefinite singular: "ordfører" →
+# "ordfør", but "ordføreren" → "ordfører" and "lederne" → "ledern"; Nynorsk "ordføraren" →
+# "ordførar". Stripping what such a stem still ends in makes the forms one term, as the Danish
+# stemmer does ("lederne", "ledere" and "leder" → "led").
+_NORWEGIAN_TAIL = re.compile(r"(?<=\w{3})(?:ern|er|ar)$")
+
+
 @lru_cache(maxsize=200_000)
 def _stem_word(family: str, word: str) -> str:
-    return word if word[0].isdigit() else str(_STEMMERS[family].stemWord(word))
+    if word[0].isdigit():
+        return word
+    stem = str(_STEMMERS[family].stemWord(word))
+    return _NORWEGIAN_TAIL.sub("", stem) if family == "no" else stem
 
 
 _DEFAULT = Analyzer()
