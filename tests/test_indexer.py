@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
+from coiassist import analyzer
 from coiassist.config import Settings
 from coiassist.errors import CorpusError, IndexLockedError
 from coiassist.indexer import index_corpus
@@ -96,6 +97,21 @@ def test_rebuild_flag_rebuilds_everything(make_settings: Callable[..., Settings]
     first = index_corpus(settings, corpus)
     again = index_corpus(settings, corpus, rebuild=True)
     assert again.added == 3 and again.chunks_embedded == first.chunks_total
+    assert_consistent(index_state(settings))
+
+
+def test_an_index_from_an_older_analyzer_is_flagged_then_rebuilt(
+    make_settings: Callable[..., Settings], corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(**SMALL)
+    with monkeypatch.context() as old:
+        old.setattr(analyzer, "ANALYZER_VERSION", "0")
+        first = index_corpus(settings, corpus)
+    stale = Retriever(settings).stats()["outdated"]
+    assert "analyzer version 0" in stale and "coiassist index" in stale
+    again = index_corpus(settings, corpus)
+    assert again.chunks_embedded == first.chunks_total  # new terms: a fresh collection
+    assert Retriever(settings).stats()["outdated"] == ""
     assert_consistent(index_state(settings))
 
 

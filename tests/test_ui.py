@@ -424,3 +424,18 @@ def test_admin_stats_say_whether_dense_search_can_use_the_vectors(
     row = next(line for line in shown.splitlines() if line.startswith("| Vektorer |"))
     assert "kun ordsøgning (BM25)" in row and "coiassist index" in row
     assert "<" not in row and row.count("|") - row.count("\\|") == 3  # escaped: one table row
+
+
+def test_admin_stats_say_when_the_index_needs_rebuilding(
+    app: ChatApp, settings: Settings, tmp_path: Path
+) -> None:
+    assert "genindeksér" not in app.stats("da")
+    home = tmp_path / "home"
+    shutil.copytree(settings.home, home)
+    current = home / "index" / "CURRENT"
+    pointer = json.loads(current.read_text(encoding="utf-8"))
+    del pointer["analyzer"]  # as written before the analyzer's version was recorded
+    current.write_text(json.dumps(pointer), encoding="utf-8")
+    forget_clients()
+    shown = ChatApp(dataclasses.replace(settings, home=home)).stats("da")
+    assert "| ⚠ | Indekset er bygget af en ældre version og finder færre ord: genindeksér det |" in shown

@@ -178,6 +178,8 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     print("languages:    " + ", ".join(f"{k} {v}" for k, v in stats["languages"].items()))
     print(f"model:        {stats['model']}")
     print(f"last indexed: {stats['last_indexed']}")
+    if stats["outdated"]:
+        print(f"note:         {stats['outdated']}")
     return 0
 
 

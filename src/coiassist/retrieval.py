@@ -62,6 +62,15 @@ class _Snapshot:
                 f"the BM25 index in {folder} does not match its chunks; run `coiassist index --rebuild`"
             )
         self.position = {chunk_id: i for i, chunk_id in enumerate(self.ids)}
+        self.outdated = (
+            f"the index was built by analyzer version {pointer.analyzer} and this version reads "
+            f"text as version {analyzer.ANALYZER_VERSION}; run `coiassist index` to rebuild it"
+            if pointer.analyzer != analyzer.ANALYZER_VERSION
+            else ""
+        )
+        if self.outdated:
+            # Still served: word search finds less until the re-index, but it still answers.
+            log.warning(self.outdated)
         self.rows = rows
         self.article_of = [row[1] for row in rows]
         self.hash_of_article = {aid: row.content_hash for aid, row in self.articles.items()}
@@ -296,6 +305,7 @@ class Retriever:
             "chunks": len(snap.ids),
             "vectors": vectors,
             "vector_problem": vector_problem,
+            "outdated": snap.outdated,
             "languages": dict(sorted(langs.items())),
             "model": snap.pointer.model,
             "collection": snap.pointer.collection,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from coiassist import analyzer
 from coiassist.catalog import Catalog
 from coiassist.errors import IndexCorruptError, IndexEmptyError
 from coiassist.lexical import LexicalIndex
@@ -36,6 +37,9 @@ class Pointer:
     chunks: int
     articles: int
     writer_pid: int = 0  # a reader in another process must reopen Chroma to see new vectors
+    # The analyzer that made the BM25 terms; pointers older than this field were all made by "1".
+    # Queries are analysed by the running version, so an older index needs `coiassist index`.
+    analyzer: str = "1"
 
     @staticmethod
     def read(index_dir: Path) -> Pointer | None:
@@ -114,6 +118,7 @@ def publish(index_dir: Path, catalog: Catalog, collection: str, model: str) -> P
         chunks=int(n_chunks),
         articles=int(n_articles),
         writer_pid=os.getpid(),
+        analyzer=analyzer.ANALYZER_VERSION,
     )
     (tmp / "meta.json").write_text(json.dumps(pointer.__dict__, indent=2), encoding="utf-8")
     final = snapshots / name

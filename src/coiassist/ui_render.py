@@ -126,6 +126,7 @@ def stats_markdown(stats: dict[str, Any], t: UiText) -> str:
         if stats["vectors"] is not None
         else t.stats_vectors_unusable.format(problem=escape_markdown(stats["vector_problem"]))
     )
+    outdated = f"\n| ⚠ | {t.stats_outdated} |" if stats.get("outdated") else ""
     return (
         f"| | |\n|---|---|\n"
         f"| {t.stats_articles} | {stats['articles']} |\n"
@@ -133,7 +134,7 @@ def stats_markdown(stats: dict[str, Any], t: UiText) -> str:
         f"| {t.stats_chunks} | {stats['chunks']} |\n"
         f"| {t.stats_vectors} | {vectors} |\n"
         f"| {t.stats_model} | {escape_markdown(str(stats['model']))} |\n"
-        f"| {t.stats_last_indexed} | {escape_markdown(str(stats['last_indexed']))} |"
+        f"| {t.stats_last_indexed} | {escape_markdown(str(stats['last_indexed']))} |{outdated}"
     )
 
 

@@ -61,6 +61,7 @@ class UiText:
     stats_languages: str
     stats_model: str
     stats_last_indexed: str
+    stats_outdated: str
     refresh: str
     upload: str
     upload_button: str
@@ -138,6 +139,7 @@ TEXTS: dict[str, UiText] = {
         stats_languages="Sprog",
         stats_model="Model",
         stats_last_indexed="Senest indekseret",
+        stats_outdated="Indekset er bygget af en ældre version og finder færre ord: genindeksér det",
         refresh="Opdatér",
         upload="Upload artikler (txt, md, html, pdf, jsonl)",
         upload_button="Upload og indeksér",
@@ -226,6 +228,7 @@ TEXTS: dict[str, UiText] = {
         stats_languages="Språk",
         stats_model="Modell",
         stats_last_indexed="Sist indeksert",
+        stats_outdated="Indeksen er bygget av en eldre versjon og finner færre ord: indekser på nytt",
         refresh="Oppdater",
         upload="Last opp artikler (txt, md, html, pdf, jsonl)",
         upload_button="Last opp og indekser",
@@ -314,6 +317,7 @@ TEXTS: dict[str, UiText] = {
         stats_languages="Språk",
         stats_model="Modell",
         stats_last_indexed="Sist indeksert",
+        stats_outdated="Indeksen er bygd av ein eldre versjon og finn færre ord: indekser på nytt",
         refresh="Oppdater",
         upload="Last opp artiklar (txt, md, html, pdf, jsonl)",
         upload_button="Last opp og indekser",
