@@ -362,9 +362,18 @@ def test_office_and_name_must_be_in_the_same_article(backend, norwegian) -> None
     )
     asked = "Kven er ordførar i Asker kommune?"
     assert ask(backend, asked, "nn", (*norwegian, other)) == PHRASES["nn"].refusal
-    # Said in the article that names Asker, it is the answer.
-    mayor = replace(other, text="Ordføreren, Lene Conradi, tok imot besøket.", article=NORWEGIAN.stem)
+    # Said where the article names Asker's ordfører, it is the answer.
+    mayor = replace(other, text="Ordføreren i Asker, Lene Conradi, tok imot besøket.", article=NORWEGIAN.stem)
     assert "Lene Conradi" in ask(backend, asked, "nn", (*norwegian, mayor))
+
+
+def test_office_of_a_place_must_be_named_with_that_place(backend, danish) -> None:
+    """The article names Frederiksberg in one passage and Lejre's mayor in another: it does not
+    say who Frederiksberg's mayor is."""
+    assert "Frederiksberg" in " ".join(s.text for s in danish)
+    assert "Borgmester Carsten Rasmussen (S) fra Lejre" in " ".join(s.text for s in danish)
+    assert ask(backend, "Hvem er borgmester i Frederiksberg?", "da", danish) == PHRASES["da"].refusal
+    assert "Carsten Rasmussen" in ask(backend, "Hvem er borgmester i Lejre?", "da", danish)
 
 
 def test_question_that_asks_about_a_named_subject_only_in_words_no_source_holds_is_refused(
