@@ -223,6 +223,14 @@ def test_same_input_gives_the_same_answer(backend, danish) -> None:
     assert first == ask(ExtractiveBackend(Settings()), question, "da", danish)
 
 
+def test_a_sentence_that_says_again_what_another_said_is_quoted_once(backend, danish) -> None:
+    # A photo caption and the line beside it: "På billedet ses Social Talks, der ..." and
+    # "Her ses Social Talks, der ...".
+    assert sum(s.text.count("ses Social Talks, der arbejder") for s in danish) == 2
+    answer = ask(backend, "Hvad er Social Talks?", "da", danish)
+    assert answer.count("ses Social Talks, der arbejder") == 1
+
+
 def test_answer_quotes_at_most_three_sentences(backend, danish) -> None:
     answer = ask(backend, "Hvad skete der på Velfærdens Innovationsdag?", "da", danish)
     assert 1 <= len(parse_markers(answer)) - 1 <= 3

@@ -38,6 +38,7 @@ __all__ = [
     "analyze_index",
     "analyze_query",
     "content_stems",
+    "content_words",
     "index_terms",
     "normalize",
     "query_terms",
@@ -262,6 +263,11 @@ def content_stems(text: str, lang: str, joined: bool = False) -> list[str]:
     "Utenfor-regnskapet" (a stem is found inside a longer compound, never one spread over two).
     """
     return _DEFAULT.content_stems(text, lang, joined)
+
+
+def content_words(text: str) -> frozenset[str]:
+    """The normalised words of `text` that are no stopword in Danish or Norwegian, unstemmed."""
+    return frozenset(w for w in tokenize(text) if w not in _ALL_STOPWORDS)
 
 
 def analyze_index(texts: Iterable[tuple[str, str]], config: AnalyzerConfig) -> list[list[str]]:

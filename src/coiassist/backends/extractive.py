@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from coiassist.analyzer import content_stems, normalize, tokenize
+from coiassist.analyzer import content_stems, content_words, normalize, tokenize
 from coiassist.backends.answerable import OFFICES, answering_articles, known_stems, sources_mentioning
 from coiassist.backends.base import GenerationRequest, Source
 from coiassist.backends.quoting import (
@@ -370,7 +370,7 @@ def _compose(question: str, every: list[Candidate], given: Sequence[Source]) -> 
         if len(chosen) >= MAX_SENTENCES:
             break
         # How many join is the words' call too: the similarity credit lifts every sentence alike.
-        if cand in chosen or cand.lexical < FOLLOW_RATIO * best.lexical:
+        if cand in chosen or cand.lexical < FOLLOW_RATIO * best.lexical or _repeats(cand, chosen):
             continue
         chosen.append(cand)
         if cand.heading and len(chosen) < MAX_SENTENCES:
@@ -446,7 +446,7 @@ def select_sentences(
         # or empty subjects ("Det digitale besøket", "Det blev tydeligt"); with them, 4
         # hand-written answers gained an off-topic first sentence.
         chosen = _no_heading_last([before, *chosen][:MAX_SENTENCES])
-    return _no_heading_last(chosen)
+    return _no_heading_last(_without_repeats(chosen))
 
 
 # Share of a summary question's subject words the article it quotes must hold (`_summary`).
@@ -498,6 +498,28 @@ def _first_sentence(article: str, given: Sequence[Source], wanted: list[str], la
     opening = next((s for s in own if s.opening), None)
     found = lede(opening, given, MAX_SENTENCES) if opening else []  # 1 would keep a pull quote
     return found[0] if found else None
+
+
+def _repeats(cand: Candidate, chosen: Sequence[Candidate]) -> bool:
+    """Does `cand` say again what one of `chosen` says, adding no word of its own beyond stopwords?
+    A photo caption and the text beside it: "På billedet ses Social Talks, der ..." and "Her ses
+    Social Talks, der ...". One that adds a word is kept ("... haft en effekt på bibliotekerne"
+    after "... haft en effekt på andre afdelinger"; "parlamentet i september" after "parlamentet").
+    Headings, which the sentence after them repeats by design ("Borgerdesign" / "Borgerdesign er
+    ..."), and lines of fewer than 3 words never count."""
+    words = content_words(cand.text)
+    if cand.heading or len(words) < 3:
+        return False
+    return any(not other.heading and words <= content_words(other.text) for other in chosen)
+
+
+def _without_repeats(answer: list[Candidate]) -> list[Candidate]:
+    """The answer without sentences that say what an earlier one said."""
+    kept: list[Candidate] = []
+    for cand in answer:
+        if not _repeats(cand, kept):
+            kept.append(cand)
+    return kept
 
 
 def _no_heading_last(answer: list[Candidate]) -> list[Candidate]:
