@@ -223,6 +223,13 @@ def test_same_input_gives_the_same_answer(backend, danish) -> None:
     assert first == ask(ExtractiveBackend(Settings()), question, "da", danish)
 
 
+def test_a_request_to_be_told_about_something_quotes_what_says_what_it_is(backend, danish) -> None:
+    answer = ask(backend, "Fortæl om Borgerdesign", "da", danish)
+    assert answer.startswith(PHRASES["da"].lead_in)
+    assert "Borgerdesign er er et tværsektorielt projekt" in answer
+    assert "resultater at fortælle om" not in answer  # the request's verb, not its subject
+
+
 def test_a_sentence_that_says_again_what_another_said_is_quoted_once(backend, danish) -> None:
     # A photo caption and the line beside it: "På billedet ses Social Talks, der ..." and
     # "Her ses Social Talks, der ...".

@@ -66,6 +66,22 @@ def test_words_that_refer_to_the_articles_are_left_out_of_what_is_looked_for() -
 
 
 @pytest.mark.parametrize(
+    ("question", "left"),
+    [
+        ("Fortæl om Borgerdesign", "Borgerdesign"),
+        ("Kan du fortælle mig lidt om Den ny syntese?", "Den ny syntese?"),
+        ("Fortell meg mer om Asker Velferdslab.", "Asker Velferdslab."),
+        ("Hva vet du om Utenforregnskapet?", "Utenforregnskapet?"),
+        ("Forklar hvorfor Astrid Krag talte om handlekraft", "hvorfor Astrid Krag talte om handlekraft"),
+        ("Beskriv Borgerservice-to-go", "Borgerservice-to-go"),
+    ],
+)
+def test_a_request_to_be_told_about_something_looks_for_that_thing(question: str, left: str) -> None:
+    assert without_article_words(question) == left
+    assert search_text(question) == left
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "Hvilken artikel i Grundgesetz giver ret til at oprette private skoler?",  # a law's article

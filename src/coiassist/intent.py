@@ -107,8 +107,24 @@ def names(question: str) -> list[str]:
     return names_in(head) + [w.strip("(),.?") for w in carried.split() if w[:1].isupper()]
 
 
+# "Fortæl om Borgerdesign", "Fortell meg litt om Asker Velferdslab", "Hva vet du om COI?": the
+# words of the request are not what it is about; "fortæl" matched a sentence that says "at
+# fortælle om" instead of one about Borgerdesign.
+_TELL_ABOUT = re.compile(
+    r"^(?:(?:kan|vil|kunne) du\s+)?(?:fortæl|fortælle|fortell|fortelle|fortel|forklar|forklare|beskriv|"
+    r"beskrive)\s+(?:(?:mig|meg|lidt|litt|mere|mer|meir|noget|noe|noko)\s+)*(?:om\s+)?|"
+    r"^(?:hvad ved|hva vet|kva veit) du om\s+",
+    re.IGNORECASE,
+)
+
+
 def without_article_words(question: str) -> str:
-    """The question without the words by which it refers to the articles themselves."""
+    """The question without the words by which it refers to the articles themselves, or asks to
+    be told about its subject ("Fortæl om X" → "X")."""
+    question = question.strip()
+    request = _TELL_ABOUT.match(question)
+    if request:  # what is left names the subject, or asks its own question ("Forklar hvorfor ...")
+        question = question[request.end() :]
     return re.sub(r"\s+(?=[?.!,])", "", " ".join(_ARTICLE_PHRASE.sub(" ", question).split()))
 
 
