@@ -389,6 +389,10 @@ def test_office_of_a_place_must_be_named_with_that_place(backend, danish) -> Non
     assert "Borgmester Carsten Rasmussen (S) fra Lejre" in " ".join(s.text for s in danish)
     assert ask(backend, "Hvem er borgmester i Frederiksberg?", "da", danish) == PHRASES["da"].refusal
     assert "Carsten Rasmussen" in ask(backend, "Hvem er borgmester i Lejre?", "da", danish)
+    # "Kommune" says what kind of place it is; the passage need not say it.
+    opening = Source(9, "Åbningen", "Borgmester i Frederiksberg, Simon Aggesen, åbnede dagen.", "da")
+    answer = ask(backend, "Hvem er borgmester i Frederiksberg Kommune?", "da", (opening,))
+    assert "Simon Aggesen" in answer
 
 
 def test_question_that_asks_about_a_named_subject_only_in_words_no_source_holds_is_refused(

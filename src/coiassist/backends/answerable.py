@@ -106,17 +106,28 @@ def answering_articles(question: str, sources: Sequence[Source], lang: str) -> l
 
 # "borgmester i Frederiksberg", "ordførar i Asker kommune": an office and the place it is of.
 _OFFICE_OF = re.compile(r"(\w+)\s+(?:i|for|på|af|av)\s+([A-ZÆØÅ][\w-]*(?:\s+[A-ZÆØÅ][\w-]*)*)")
+# Words of a place's name that say what kind of place it is: a passage that says "borgmester i
+# Frederiksberg" names the place of "Frederiksberg Kommune".
+_PLACE_KINDS = _words(
+    "kommune kommun region regionen fylke fylkeskommune amt by byen stad staden land landet"
+)
 
 
 def _office_places(question: str, lang: str) -> list[str]:
-    """The places the question's offices are of: "Frederiksberg" in "Hvem er borgmester i Frederiksberg?"."""
-    return [place for word, place in _OFFICE_OF.findall(question) if _offices_asked(word, lang)]
+    """The places the question's offices are of, without words like "Kommune": "Frederiksberg" in
+    "Hvem er borgmester i Frederiksberg Kommune?"."""
+    places = (
+        " ".join(w for w in place.split() if w.lower() not in _PLACE_KINDS)
+        for office, place in _OFFICE_OF.findall(question)
+        if _offices_asked(office, lang)
+    )
+    return [p for p in places if p]
 
 
 def _holds_office_of(
     chunks: Sequence[Source], offices: Sequence[str], places: Sequence[str], lang: str
 ) -> bool:
-    """Does one chunk name the office together with the place it is of (in its text or title)? An
+    """Does one chunk name the office together with the place it is of, in its text or title? An
     article that mentions Frederiksberg in one passage and Lejre's mayor in another does not say
     who Frederiksberg's is. On the dev sets it refused 2 more Danish questions put to passages that
     do not answer them and no answerable one; an article about a town whose mayor's passage does not
