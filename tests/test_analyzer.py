@@ -26,6 +26,8 @@ def test_norwegian_agent_nouns_share_one_stem_in_every_form() -> None:
         assert len({tuple(stems(index_terms(w, "nb"))) for w in forms.split()}) == 1, forms
     assert stems(index_terms("ordføraren", "nn")) == stems(index_terms("ordføreren", "nb"))
     assert set(stems(query_terms("politikerne", "nb"))) & set(stems(index_terms("politikere", "nb")))
+    # Only inflected forms lose the ending: "kamera" and the name "Byrara" keep their letters.
+    assert stems(index_terms("kamera Byrara", "nn")) == ["kamer", "byrar"]
 
 
 def test_nynorsk_plural_meets_bokmal_plural() -> None:

@@ -230,6 +230,14 @@ def test_a_request_to_be_told_about_something_quotes_what_says_what_it_is(backen
     assert "resultater at fortælle om" not in answer  # the request's verb, not its subject
 
 
+def test_danish_question_finds_a_name_in_a_nynorsk_article(backend) -> None:
+    # Stemmed as a Norwegian "-ar" form, "Byrara" became "byr" and no longer met its Danish stem.
+    text = "Prosjektet Byrara i Trondheim handlar om innbyggjardialog."
+    srcs = (Source(1, "Prosjekt Byrara i Trondheim", text, "nn"),)
+    answer = ask(backend, "Hvad handler projekt Byrara om?", "da", srcs)
+    assert "handlar om innbyggjardialog. [1]" in answer
+
+
 def test_a_sentence_that_says_again_what_another_said_is_quoted_once(backend, danish) -> None:
     # A photo caption and the line beside it: "På billedet ses Social Talks, der ..." and
     # "Her ses Social Talks, der ...".

@@ -98,7 +98,7 @@ class AnalyzerConfig:
 DEFAULT_CONFIG = AnalyzerConfig()
 # Part of the collection name: bump it whenever index terms for the same text would change, so
 # an index analysed the old way is rebuilt rather than queried with differently analysed terms.
-ANALYZER_VERSION = "2"
+ANALYZER_VERSION = "3"
 
 # Apostrophes and possessive "'s" ("NTB's" → "ntb") are dropped; hyphens split words ("VM-gull").
 _POSSESSIVE = re.compile(r"(?<=\w)['’´`]s\b")
@@ -229,9 +229,12 @@ class Analyzer:
 
 # Snowball's Norwegian stemmer strips "-er" only from a noun's indefinite singular: "ordfører" →
 # "ordfør", but "ordføreren" → "ordfører" and "lederne" → "ledern"; Nynorsk "ordføraren" →
-# "ordførar". Stripping what such a stem still ends in makes the forms one term, as the Danish
-# stemmer does ("lederne", "ledere" and "leder" → "led").
-_NORWEGIAN_TAIL = re.compile(r"(?<=\w{3})(?:ern|er|ar)$")
+# "ordførar". For a word in such an inflected form, what its stem still ends in is stripped,
+# which makes the forms one term, as the Danish stemmer does ("lederne", "ledere", "leder" →
+# "led"). Only for those forms: "kamera" → "kamer" and the name "Byrara" → "byrar" keep their
+# letters (stripped, the name no longer matched its Danish stem "byrara").
+_NORWEGIAN_FORM = re.compile(r"\w{3,}(?:er|ar)(?:en|ens|ene|enes|ne|nes|e|es|et|ets|ar|ane|anes)$")
+_NORWEGIAN_TAIL = re.compile(r"(?:ern|er|ar)$")
 
 
 @lru_cache(maxsize=200_000)
@@ -239,7 +242,9 @@ def _stem_word(family: str, word: str) -> str:
     if word[0].isdigit():
         return word
     stem = str(_STEMMERS[family].stemWord(word))
-    return _NORWEGIAN_TAIL.sub("", stem) if family == "no" else stem
+    if family == "no" and _NORWEGIAN_FORM.match(word):
+        return _NORWEGIAN_TAIL.sub("", stem)
+    return stem
 
 
 _DEFAULT = Analyzer()
