@@ -71,11 +71,17 @@ TOPIC_TURNS = 4
 _MARKER = re.compile(r"\[\d+(?:,\s*\d+)*\]")
 
 
+def _last_user_index(history: Sequence[Mapping[str, object]]) -> int | None:
+    """Position of the last user message with text, or None."""
+    for i in range(len(history) - 1, -1, -1):
+        if history[i].get("role") == "user" and isinstance(history[i].get("content"), str):
+            return i
+    return None
+
+
 def last_user_turn(history: Sequence[Mapping[str, object]]) -> str:
-    for message in reversed(history):
-        if message.get("role") == "user" and isinstance(message.get("content"), str):
-            return str(message["content"])
-    return ""
+    i = _last_user_index(history)
+    return "" if i is None else str(history[i]["content"])
 
 
 def is_follow_up(question: str, history: Sequence[Mapping[str, object]]) -> bool:
@@ -131,10 +137,8 @@ def _carried_names(
 
 
 def _before_last_user_turn(history: Sequence[Mapping[str, object]]) -> Sequence[Mapping[str, object]]:
-    for i in range(len(history) - 1, -1, -1):
-        if history[i].get("role") == "user" and isinstance(history[i].get("content"), str):
-            return history[:i]
-    return ()
+    i = _last_user_index(history)
+    return () if i is None else history[:i]
 
 
 def _last_answer(history: Sequence[Mapping[str, object]]) -> str:

@@ -481,23 +481,23 @@ def _summary(
         # "Hvilke artikler handler om Norge?": the first sentence of each article that holds the
         # subject, the best-matching one first; the citations show their titles.
         articles = [first, *(article_of(s) for s in sources)]
-        ledes = [_first_sentence(a, given, wanted, lang) for a in dict.fromkeys(articles)]
-        return [c for c in ledes if c is not None][:MAX_SENTENCES] or evidence[:1]
-    own = [s for s in given if article_of(s) == first]
-    if known_stems(own, lang, loose=False).share_of(wanted) < SUMMARY_SUBJECT_SHARE:
-        return []
-    opening = next((s for s in own if s.opening), None)
-    return (lede(opening, given, MAX_SENTENCES) if opening else []) or evidence
+        ledes = [_article_lede(a, given, wanted, lang) for a in dict.fromkeys(articles)]
+        return [found[0] for found in ledes if found][:MAX_SENTENCES] or evidence[:1]
+    found = _article_lede(first, given, wanted, lang)
+    return [] if found is None else found or evidence
 
 
-def _first_sentence(article: str, given: Sequence[Source], wanted: list[str], lang: str) -> Candidate | None:
-    """The first sentence of the article's lede when the article holds enough of the subject."""
+def _article_lede(
+    article: str, given: Sequence[Source], wanted: list[str], lang: str
+) -> list[Candidate] | None:
+    """The lede of the article (empty without its opening among the sources), or None when the
+    article holds less than SUMMARY_SUBJECT_SHARE of the subject's stems `wanted`."""
     own = [s for s in given if article_of(s) == article]
     if known_stems(own, lang, loose=False).share_of(wanted) < SUMMARY_SUBJECT_SHARE:
         return None
     opening = next((s for s in own if s.opening), None)
-    found = lede(opening, given, MAX_SENTENCES) if opening else []  # 1 would keep a pull quote
-    return found[0] if found else None
+    # Asked for whole even when only its first sentence is used: one would keep a pull quote.
+    return lede(opening, given, MAX_SENTENCES) if opening else []
 
 
 def _repeats(cand: Candidate, chosen: Sequence[Candidate]) -> bool:
