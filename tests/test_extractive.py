@@ -560,6 +560,16 @@ def test_a_sentence_of_the_first_ranked_article_scores_higher_than_the_same_matc
         assert ranked[0].lexical == pytest.approx(ranked[1].lexical * (1 + FIRST_ARTICLE_BONUS))
 
 
+def test_of_two_sentences_with_the_same_words_the_one_that_says_them_in_order_ranks_first() -> None:
+    scattered = "Til brug for borgerne står der i planen en svømmehal, der ikke er den nye."
+    in_order = "Den nye svømmehal skal bruges til undervisning af skolebørn."
+    srcs = (Source(1, "Planen", f"{scattered} {in_order}", "da", article="plan"),)
+    ranked = score_sentences("Hvad skal den nye svømmehal bruges til?", srcs, "da")
+    # Both hold every word of the question; only the second says "nye svømmehal ... bruges".
+    assert [c.text for c in ranked] == [in_order, scattered]
+    assert ranked[0].coverage == ranked[1].coverage
+
+
 def test_when_question_takes_a_time_of_day_as_an_answer(backend) -> None:
     srcs = (
         Source(1, "Søk", "Politiet avsluttet søket etter den mistenkte etter en lang dag i Bergen.", "nb"),
