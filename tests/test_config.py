@@ -48,6 +48,7 @@ def test_booleans_and_paths_are_parsed(monkeypatch: pytest.MonkeyPatch, tmp_path
         ("COIASSIST_CHUNK_OVERLAP_TOKENS", "500", "overlap"),
         ("COIASSIST_UNSUPPORTED_SENTENCES", "keep", "drop"),
         ("COIASSIST_NAME_WEIGHT", "-1", "name_weight must be 0 or more"),
+        ("COIASSIST_ARTICLE_WEIGHT", "-0.25", "article_weight must be 0 or more"),
         ("COIASSIST_DENSE_WEIGHT", "-0.5", "dense_weight must be 0 or more"),
     ],
 )

@@ -10,7 +10,15 @@ import pytest
 from coiassist.config import Settings
 from coiassist.embeddings import Embedder
 from coiassist.indexer import index_corpus
-from coiassist.retrieval import MODES, Retriever, SearchFilters, _dedupe, fuse, fuse_scores
+from coiassist.retrieval import (
+    MODES,
+    Retriever,
+    SearchFilters,
+    _dedupe,
+    fuse,
+    fuse_scores,
+    with_article_evidence,
+)
 from tests.conftest import ARTICLES, REPO, write_corpus
 
 # Three articles about the same subject in two languages and years, so filters have work to do.
@@ -71,6 +79,19 @@ def test_a_chunk_that_mostly_repeats_a_better_one_of_its_article_is_dropped() ->
     # a:1 shares 600 of its 1000 characters with a:0; a:2 only 100; b:0 is another article.
     assert _dedupe(Rows(), fused, k=5) == [(0, 1.0), (2, 0.8), (3, 0.7)]
     assert _dedupe(Rows(), fused, k=2) == [(0, 1.0), (2, 0.8)]
+
+
+def test_the_best_chunk_of_an_article_that_matches_twice_gains_from_the_second() -> None:
+    rows = [("long:0", "long", 0), ("news:0", "news", 0), ("long:5", "long", 5), ("other:1", "other", 1)]
+    rows += [("long:9", "long", 9)]
+    fused = [(1, 1.0), (0, 0.9), (3, 0.65), (2, 0.6), (4, 0.2)]
+    boosted = with_article_evidence(rows, fused, 0.25)
+    # long:0 gains a quarter of its runner-up (0.9 + 0.25 * 0.6) and passes the news article's
+    # single match; the runner-up itself and the lone matches keep their scores, so "long" does
+    # not push "other" out of the places it held.
+    assert [pos for pos, _ in boosted] == [0, 1, 3, 2, 4]
+    assert [score for _, score in boosted] == pytest.approx([1.05, 1.0, 0.65, 0.6, 0.2])
+    assert with_article_evidence(rows, fused, 0.0) == fused
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -65,6 +65,13 @@ class Settings:
         'Extra BM25 weight of the question\'s names (capitalised words inside it, "Lortie", '
         '"Djengis Khan"): they say what it is about; chosen on the dev sets, 0 turns it off.',
     )
+    article_weight: float = _setting(
+        0.25,
+        "Share of the fused score of an article's second-best chunk that its best chunk gains: "
+        "a long article whose chunks each hold some of the question's words outranks a short "
+        "one that shares its common words (score fusion and single modes; not with rrf); chosen "
+        "on the dev sets, 0 turns it off.",
+    )
     rrf_k: int = _setting(60, "Rank constant of the reciprocal-rank fusion (fusion = rrf).")
     top_k: int = _setting(5, "Passages given to the answer backend.")
     extractive_similarity_weight: float = _setting(
@@ -189,7 +196,7 @@ def load_settings(overrides: dict[str, Any] | None = None, config_file: Path | N
         raise ConfigError("chunk_overlap_tokens must be smaller than chunk_tokens")
     if settings.top_k < 1:
         raise ConfigError("top_k must be at least 1")
-    for weight in ("dense_weight", "name_weight", "extractive_similarity_weight"):
+    for weight in ("dense_weight", "name_weight", "article_weight", "extractive_similarity_weight"):
         if getattr(settings, weight) < 0:
             raise ConfigError(f"{weight} must be 0 or more")
     return settings
