@@ -18,20 +18,27 @@ from pathlib import Path
 
 from coiassist import evaluation, metrics
 from coiassist.config import load_settings
-from coiassist.retrieval import Retriever, _dedupe, fuse, fuse_scores
+from coiassist.retrieval import Retriever, _dedupe, fuse, fuse_scores, with_article_evidence
 
 Hits = list[tuple[int, float]]
+DEPTH = 50
 
 
 def variants() -> dict[str, Callable[[Hits, Hits], list[tuple[int, float]]]]:
+    """Each fusion as `Retriever.search` does it: BM25 scaled from 0 when it lists every match,
+    and score fusion (not RRF) followed by the article evidence."""
+
+    def lows(lex: Hits) -> list[float | None]:
+        return [0.0 if len(lex) < DEPTH else None]
+
     table: dict[str, Callable[[Hits, Hits], list[tuple[int, float]]]] = {
-        "bm25": lambda lex, den: fuse([(lex, 1.0)], 60),
+        "bm25": lambda lex, den: fuse_scores([(lex, 1.0)], lows(lex)),
     }
     for k in (5, 60):
         for w in (0.1, 0.3):
             table[f"rrf k={k} w={w}"] = lambda lex, den, k=k, w=w: fuse([(lex, 1.0), (den, w)], k)
     for w in (0.05, 0.1, 0.2, 0.3):
-        table[f"score w={w}"] = lambda lex, den, w=w: fuse_scores([(lex, 1.0), (den, w)])
+        table[f"score w={w}"] = lambda lex, den, w=w: fuse_scores([(lex, 1.0), (den, w)], lows(lex))
     return table
 
 
@@ -44,7 +51,11 @@ def run_set(name: str, home: Path, corpus: Path, questions: Path) -> None:
     for item in items:
         query = evaluation.retrieval_query(item, settings.default_language)
         cached.append(
-            (item, retriever.lexical_hits(snap, query, 50, None), retriever.dense_hits(snap, query, 50, None))
+            (
+                item,
+                retriever.lexical_hits(snap, query, DEPTH, None),
+                retriever.dense_hits(snap, query, DEPTH, None),
+            )
         )
     print(f"\n{name}: {len(items)} questions")
     print(
@@ -54,7 +65,10 @@ def run_set(name: str, home: Path, corpus: Path, questions: Path) -> None:
     for label, fusion in variants().items():
         rows: dict[str, list[float]] = {"a1": [], "a5": [], "amrr": [], "p5": [], "pndcg": []}
         for item, lex, den in cached:
-            passages = retriever._passages(snap, _dedupe(snap, fusion(lex, den), 10))
+            fused = fusion(lex, den)
+            if not label.startswith("rrf"):
+                fused = with_article_evidence(snap.rows, fused, settings.article_weight)
+            passages = retriever._passages(snap, _dedupe(snap, fused, 10))
             scored = evaluation.score_passages(item, passages)
             art, psg = scored["article"], scored["passage"]
             if art is not None:
