@@ -46,7 +46,9 @@ def run_set(name: str, home: Path, corpus: Path, questions: Path) -> None:
     settings = dataclasses.replace(load_settings(), home=home, corpus=corpus)
     retriever = Retriever(settings)
     snap = retriever.snapshot
-    items = evaluation.load_questions(questions)
+    # Gold phrases that occur only inside longer words match as substrings, as in `coiassist eval`.
+    texts = evaluation._corpus_texts(corpus)
+    items = [evaluation.with_matching(item, texts) for item in evaluation.load_questions(questions)]
     cached = []
     for item in items:
         query = evaluation.retrieval_query(item, settings.default_language)
